@@ -1,0 +1,143 @@
+"""Checkpoint I/O: self-describing, loaded without executing code, written atomically.
+
+A model file is safetensors: the weights, plus a JSON header (architecture, kwargs, preprocessing,
+threshold and how it was chosen, training data summary, validation metrics, package version), so
+prediction needs no flags. The resumable training state (`last.pt`) is a torch file loaded with
+`weights_only=True`, which refuses pickled code.
+"""
+import io
+import json
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Union
+
+import torch
+import torch.nn as nn
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors_bytes
+from safetensors.torch import save as save_safetensors_bytes
+
+from . import __version__
+from .errors import DeepfakeError
+from .registry import create_model
+from .transforms import Preprocessing
+
+FORMAT_NAME = "deepfake-checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ModelCard:
+    """Everything needed to rebuild and use a model, stored beside its weights."""
+    arch: str
+    model_kwargs: Dict
+    preprocessing: Preprocessing
+    threshold: float = 0.5
+    threshold_rule: str = "default 0.5 (not chosen on data)"
+    class_names: tuple = ("real", "fake")
+    training: Dict = field(default_factory=dict)
+    validation_metrics: Dict = field(default_factory=dict)
+    package_version: str = __version__
+
+    def to_json(self) -> str:
+        values = dict(self.__dict__, preprocessing=self.preprocessing.to_dict(), format_version=FORMAT_VERSION)
+        return json.dumps(values, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, source: Path) -> "ModelCard":
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise DeepfakeError(f"{source}: checkpoint metadata is not valid JSON ({error})") from None
+        version = values.pop("format_version", None)
+        if version != FORMAT_VERSION:
+            raise DeepfakeError(f"{source}: checkpoint format version {version} is not supported by deepfake "
+                                f"{__version__} (it reads version {FORMAT_VERSION}); upgrade the package or "
+                                f"re-export the checkpoint")
+        values["preprocessing"] = Preprocessing.from_dict(values["preprocessing"])
+        values["class_names"] = tuple(values["class_names"])
+        return cls(**values)
+
+    def build_model(self) -> nn.Module:
+        return create_model(self.arch, **self.model_kwargs)
+
+
+def atomic_write_bytes(path: Union[str, Path], payload: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, then rename: a crash leaves the old file or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as temp_file:
+            temp_file.write(payload)
+            temp_file.flush()
+            os.fsync(temp_file.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        if os.path.exists(temp_name):
+            os.unlink(temp_name)
+        raise
+
+
+def save_model(path, model: nn.Module, card: ModelCard) -> None:
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    metadata = {"format": FORMAT_NAME, "deepfake": card.to_json()}
+    atomic_write_bytes(path, save_safetensors_bytes(state, metadata=metadata))
+
+
+def save_training_state(path, state: Dict) -> None:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_training_state(path) -> Dict:
+    path = Path(path)
+    if not path.is_file():
+        raise DeepfakeError(f"{path}: no training state to resume from (train once without --resume first)")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise DeepfakeError(f"{path}: refused to load: the file holds pickled objects beyond tensors, which "
+                            f"could run code ({str(error).splitlines()[0]})") from None
+    except (RuntimeError, EOFError, OSError) as error:
+        raise DeepfakeError(f"{path}: not a readable training state ({str(error).splitlines()[0]})") from None
+
+
+def _read_safetensors(path: Path):
+    try:
+        payload = path.read_bytes()
+        tensors = load_safetensors_bytes(payload)
+    except (SafetensorError, ValueError) as error:
+        raise DeepfakeError(f"{path}: not a safetensors checkpoint ({error})") from None
+    header_length = int.from_bytes(payload[:8], "little")
+    metadata = json.loads(payload[8:8 + header_length]).get("__metadata__", {})
+    return tensors, metadata
+
+
+def load_model(path) -> "tuple[nn.Module, ModelCard]":
+    """Rebuild the model a checkpoint describes, in eval mode, on the CPU."""
+    path = Path(path)
+    if not path.is_file():
+        raise DeepfakeError(f"{path}: no such checkpoint (train one with train.py, or pass --weights)")
+    if path.suffix == ".pt":
+        state = load_training_state(path)
+        if "model_card" not in state:
+            raise DeepfakeError(f"{path}: not a deepfake training state (no model card inside)")
+        tensors, card_json = state["model"], state["model_card"]
+    else:
+        tensors, metadata = _read_safetensors(path)
+        if metadata.get("format") != FORMAT_NAME:
+            raise DeepfakeError(f"{path}: a safetensors file, but not a deepfake checkpoint (no model card)")
+        card_json = metadata["deepfake"]
+    card = ModelCard.from_json(card_json, path)
+    model = card.build_model()
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as error:
+        raise DeepfakeError(f"{path}: weights do not match architecture {card.arch!r} "
+                            f"({str(error).splitlines()[0]})") from None
+    return model.eval(), card

@@ -1,0 +1,252 @@
+"""Argument parsers and the main() of each root script. The only module that knows about argparse."""
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Callable, List, Optional
+
+from .errors import DeepfakeError
+
+DEFAULT_DATA = "data"
+
+
+def run_cli(main: Callable[[Optional[List[str]]], int]) -> Callable[[Optional[List[str]]], None]:
+    """User errors become one line on stderr and exit 2; Ctrl-C exits 130 without a traceback."""
+    def wrapped(argv: Optional[List[str]] = None) -> None:
+        try:
+            sys.exit(main(argv))
+        except DeepfakeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            sys.exit(130)
+        except BrokenPipeError:
+            # `predict.py ... | head`: the reader left; stop quietly like other Unix tools.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
+    return wrapped
+
+
+def weights_argument(parser: argparse.ArgumentParser, nargs=None) -> None:
+    from .inference import DEFAULT_WEIGHTS
+    parser.add_argument("--weights", nargs=nargs, default=[str(DEFAULT_WEIGHTS)] if nargs else str(DEFAULT_WEIGHTS),
+                        help="checkpoint file (.safetensors, or a training state last.pt); default: the shipped "
+                             "weights/deepfake_cnn.safetensors")
+
+
+def loader_arguments(parser: argparse.ArgumentParser, batch_size: int = 32) -> None:
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="decoding processes (default: one per spare CPU core, at most 4)")
+
+
+# ---------------------------------------------------------------- train.py
+def get_train_parser() -> argparse.ArgumentParser:
+    from .metrics import THRESHOLD_RULES
+    from .registry import list_models
+    parser = argparse.ArgumentParser(description="Train a deepfake detector on real/ and fake/ image folders.")
+    parser.add_argument("--data", nargs="+", default=[DEFAULT_DATA],
+                        help="one or more folders, each with real/ and fake/ (or 0_real/ and 1_fake/) below it")
+    parser.add_argument("--arch", default="artifact_cnn", choices=list_models())
+    parser.add_argument("--epochs", type=int, default=10)
+    loader_arguments(parser)
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
+    parser.add_argument("--img-size", type=int, default=128, help="crop size in pixels (crops, never resizes)")
+    parser.add_argument("--eval-crops", type=int, choices=(1, 5), default=5,
+                        help="crops scored per image at evaluation: 1 = centre, 5 = centre + corners")
+    parser.add_argument("--val-fraction", type=float, default=0.2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split-by", choices=("folder", "file"), default="folder",
+                        help="folder: images in one sub-folder of real/ or fake/ (a video's frames) stay on one "
+                             "side of the split; file: every image on its own")
+    parser.add_argument("--threshold-rule", choices=THRESHOLD_RULES, default="balanced_accuracy",
+                        help="how the decision threshold is chosen on the validation split")
+    parser.add_argument("--no-augment", action="store_true", help="no blur/JPEG/downscale augmentation")
+    parser.add_argument("--out", default="runs/train", help="folder for best.safetensors, last.pt and log.csv")
+    parser.add_argument("--resume", nargs="?", const="auto", default=None,
+                        help="continue from a training state (default: OUT/last.pt)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    return parser
+
+
+def train_main(argv: Optional[List[str]] = None) -> int:
+    args = get_train_parser().parse_args(argv)
+    from .trainer import TRAINING_STATE, TrainConfig, fit
+    if args.epochs < 1 or args.batch_size < 1 or args.img_size < 8:
+        raise DeepfakeError("--epochs and --batch-size must be at least 1, --img-size at least 8")
+    resume = str(Path(args.out) / TRAINING_STATE) if args.resume == "auto" else args.resume
+    config = TrainConfig(data_dirs=args.data, out_dir=args.out, arch=args.arch, epochs=args.epochs,
+                         batch_size=args.batch_size, lr=args.lr, img_size=args.img_size, eval_crops=args.eval_crops,
+                         val_fraction=args.val_fraction, seed=args.seed, workers=args.workers,
+                         split_by=args.split_by, threshold_rule=args.threshold_rule, augment=not args.no_augment,
+                         resume=resume, show_progress=sys.stderr.isatty(), **({"device": args.device} if args.device else {}))
+    fit(config)
+    return 0
+
+
+# ---------------------------------------------------------------- evaluate.py
+def get_evaluate_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Measure a checkpoint on labelled real/ and fake/ folders.")
+    parser.add_argument("--data", nargs="+", default=None,
+                        help=f"labelled folders (default: the validation split of {DEFAULT_DATA}/)")
+    weights_argument(parser, nargs="+")
+    parser.add_argument("--split", choices=("all", "val", "train"), default=None,
+                        help="which images: all, or one side of the split recorded in the checkpoint "
+                             "(default: val without --data, all with it)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="override the checkpoint's threshold (it was chosen on validation data)")
+    parser.add_argument("--json", metavar="OUT", default=None, help="also write the metrics as JSON to OUT")
+    loader_arguments(parser)
+    return parser
+
+
+def format_report(report: dict) -> str:
+    def number(value):
+        return "undefined" if value is None else f"{value:.4f}"
+    (tn, fp), (fn, tp) = report["confusion_matrix"]
+    lines = [f"{report['weights']} on {', '.join(report['data'])} ({report['split']}): "
+             f"{report['n_real']} real, {report['n_fake']} fake"
+             + (f", {report['n_failed']} unreadable skipped" if report["n_failed"] else "")]
+    for key in ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision",
+                "expected_calibration_error"):
+        lines.append(f"  {key:<27}{number(report[key])}")
+    lines.append(f"  {'threshold':<27}{report['threshold']:.4f}  ({report['threshold_rule']})")
+    lines.append("  confusion matrix            predicted real  predicted fake")
+    lines.append(f"    actual real               {tn:>14}  {fp:>14}")
+    lines.append(f"    actual fake               {fn:>14}  {tp:>14}")
+    for key, reason in report.get("undefined", {}).items():
+        lines.append(f"  note: {key} is undefined: {reason}")
+    lines.append(f"  {'images/s':<27}{report['images_per_second']}")
+    return "\n".join(lines)
+
+
+def evaluate_main(argv: Optional[List[str]] = None) -> int:
+    args = get_evaluate_parser().parse_args(argv)
+    from .evaluation import evaluate_checkpoint
+    data_dirs = args.data or [DEFAULT_DATA]
+    split = args.split or ("all" if args.data else "val")
+    if args.data is None and not any(Path(DEFAULT_DATA).glob("*/*")):
+        raise DeepfakeError(f"{DEFAULT_DATA}/ is empty: put images in {DEFAULT_DATA}/real/ and {DEFAULT_DATA}/fake/ "
+                            f"(see {DEFAULT_DATA}/README.md) or pass --data DIR")
+    reports = []
+    for weights in args.weights:
+        report = evaluate_checkpoint(weights, data_dirs, split, args.batch_size, args.workers, args.threshold,
+                                     show_progress=sys.stderr.isatty(),
+                                     on_failure=lambda message: print(f"skipped: {message}", file=sys.stderr))
+        print(format_report(report))
+        reports.append(report)
+    if args.json:
+        Path(args.json).write_text(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2) + "\n")
+    return 0
+
+
+# ---------------------------------------------------------------- predict.py
+def get_predict_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Say whether images are fake (AI-generated or manipulated).")
+    parser.add_argument("--image_path", required=True, help="an image, or a folder searched recursively")
+    weights_argument(parser)
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object per line: path, label, fake_probability")
+    parser.add_argument("--threshold", type=float, default=None, help="override the checkpoint's threshold")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    loader_arguments(parser)
+    return parser
+
+
+def predict_main(argv: Optional[List[str]] = None) -> int:
+    args = get_predict_parser().parse_args(argv)
+    from tqdm import tqdm
+    from .inference import Failure, collect_images, load_detector
+
+    def report_failure(message: str) -> None:
+        tqdm.write(f"skipped: {message}", file=sys.stderr)
+
+    paths = collect_images(args.image_path, on_error=report_failure)
+    detector = load_detector(args.weights, args.device)
+    if args.threshold is not None:
+        detector.card.threshold = args.threshold
+    if len(paths) == 1 and not Path(args.image_path).is_dir():
+        results = [detector.predict(paths[0])]  # a single bad file is a fatal error, raised as such
+    else:
+        bar = tqdm(total=len(paths), unit="img", desc="predicting", file=sys.stderr,
+                   disable=not sys.stderr.isatty())
+        results = detector.predict_paths(paths, args.batch_size, args.workers, on_batch=bar.update)
+    n_failed = n_scored = 0
+    for result in results:
+        if isinstance(result, Failure):
+            n_failed += 1
+            report_failure(result.message)
+        elif args.json:
+            n_scored += 1
+            print(json.dumps(result.to_dict()), flush=True)
+        else:
+            n_scored += 1
+            print(f"{result.path}\t{result.label}\t{result.fake_probability:.4f}", flush=True)
+    if len(paths) > 1 or n_failed:
+        print(f"{n_scored} scored, {n_failed} failed", file=sys.stderr)
+    return 1 if n_failed else 0
+
+
+# ---------------------------------------------------------------- load_model.py
+def get_load_model_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Describe a checkpoint: architecture, preprocessing, metrics.")
+    weights_argument(parser)
+    parser.add_argument("--json", action="store_true", help="print the full model card as JSON")
+    return parser
+
+
+def describe_checkpoint(weights) -> dict:
+    from .checkpoint import load_model
+    model, card = load_model(weights)
+    training = card.training
+    return {
+        "weights": str(weights), "arch": card.arch, "model_kwargs": card.model_kwargs,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "input_size": card.preprocessing.input_size, "eval_crops": card.preprocessing.eval_crops,
+        "mean": list(card.preprocessing.mean), "std": list(card.preprocessing.std),
+        "threshold": card.threshold, "threshold_rule": card.threshold_rule,
+        "class_names": list(card.class_names), "package_version": card.package_version,
+        "training_data": training.get("data", []),
+        "training": {k: v for k, v in training.items() if k not in ("data", "history")},
+        "validation_metrics": card.validation_metrics,
+    }
+
+
+def load_model_main(argv: Optional[List[str]] = None) -> int:
+    args = get_load_model_parser().parse_args(argv)
+    description = describe_checkpoint(args.weights)
+    if args.json:
+        print(json.dumps(description, indent=2))
+        return 0
+    print(f"checkpoint      {description['weights']}")
+    print(f"architecture    {description['arch']} {description['model_kwargs'] or ''}".rstrip())
+    print(f"parameters      {description['parameters']:,}")
+    print(f"input           {description['input_size']}x{description['input_size']} crops, "
+          f"{description['eval_crops']} per image at inference")
+    print(f"normalisation   mean {description['mean']}, std {description['std']}")
+    print(f"threshold       {description['threshold']:.4f} ({description['threshold_rule']})")
+    print(f"classes         0 = {description['class_names'][0]}, 1 = {description['class_names'][1]}")
+    print(f"package         deepfake {description['package_version']}")
+    for source in description["training_data"]:
+        print(f"trained on      {source['name']}: {source['n_real']} real + {source['n_fake']} fake "
+              f"({source['n_train']} train / {source['n_val']} validation, file list {source['file_list_sha256']})")
+    training = description["training"]
+    if training:
+        print(f"training        {training.get('best_epoch')} of {training.get('epochs')} epochs kept, "
+              f"seed {training.get('seed')}, validation fraction {training.get('val_fraction')}, "
+              f"split by {training.get('split_by')}")
+    metrics = description["validation_metrics"]
+    if metrics:
+        shown = ", ".join(f"{key} {metrics[key]:.4f}" for key in
+                          ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision")
+                          if metrics.get(key) is not None)
+        print(f"validation      {shown}")
+    return 0
+
+
+train = run_cli(train_main)
+evaluate = run_cli(evaluate_main)
+predict = run_cli(predict_main)
+load_model = run_cli(load_model_main)

@@ -1,0 +1,199 @@
+"""Labelled image folders: discovery, the deterministic split, and the datasets that decode them.
+
+A folder is labelled by its nearest ancestor named `real`/`fake` (or CNNDetection's `0_real`/`1_fake`), so
+`DIR/real/`, `DIR/fake/` and `DIR/progan/cat/0_real/` all work. Images in a sub-folder of a class folder
+(`real/<video_id>/*.jpg`) form one group and stay on one side of the split, so frames of a video never
+leak between training and validation.
+"""
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+from sklearn.model_selection import train_test_split
+from torch.utils.data import Dataset
+
+from .errors import DeepfakeError
+from .images import is_image_file, load_rgb_image
+
+CLASS_FOLDERS: Dict[str, int] = {"real": 0, "0_real": 0, "fake": 1, "1_fake": 1}
+CLASS_NAMES = ("real", "fake")  # index = label: 1 = fake, 0 = real, everywhere
+SPLIT_BY = ("folder", "file")
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    path: Path
+    label: int
+    group: str  # images sharing a group (one video's frames) are split together
+
+
+def iter_image_files(root: Path, on_error: Callable[[str], None] = lambda message: None):
+    """Image files under `root`, recursively, sorted; broken symlinks and symlink loops are reported, not fatal."""
+    seen_dirs = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=lambda e: on_error(f"{e.filename}: {e.strerror}")):
+        real_dir = os.path.realpath(dirpath)
+        if real_dir in seen_dirs:  # a symlink loop would otherwise walk forever
+            dirnames[:] = []
+            on_error(f"{dirpath}: symlink loop, skipped")
+            continue
+        seen_dirs.add(real_dir)
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if is_image_file(path):
+                yield path
+
+
+def discover_labelled_images(root, split_by: str = "folder") -> List[LabelledImage]:
+    """Every image under `root` that sits below a class folder, with its label and split group."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DeepfakeError(f"{root}: no such folder")
+    if split_by not in SPLIT_BY:
+        raise ValueError(f"split_by must be one of {SPLIT_BY}")
+    images = []
+    for path in iter_image_files(root):
+        parts = path.relative_to(root).parts
+        class_index = max((i for i, part in enumerate(parts[:-1]) if part.lower() in CLASS_FOLDERS), default=None)
+        if class_index is None:
+            continue
+        label = CLASS_FOLDERS[parts[class_index].lower()]
+        below_class = parts[class_index + 1:]
+        if split_by == "folder" and len(below_class) > 1:
+            group = "/".join(parts[:class_index + 2])
+        else:
+            group = "/".join(parts)
+        images.append(LabelledImage(path, label, group))
+    if not images:
+        raise DeepfakeError(f"{root}: no images below a real/ or fake/ folder (expected {root}/real/ and "
+                            f"{root}/fake/, or 0_real/ and 1_fake/; see data/README.md)")
+    return images
+
+
+def file_list_hash(images: Sequence[LabelledImage], root) -> str:
+    """A fingerprint of which files (by relative path and label) a model saw; cheap, content-blind."""
+    digest = hashlib.sha256()
+    for image in sorted(images, key=lambda item: str(item.path)):
+        digest.update(f"{image.path.relative_to(root).as_posix()}\t{image.label}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def split_train_val(images: Sequence[LabelledImage], val_fraction: float, seed: int
+                    ) -> Tuple[List[LabelledImage], List[LabelledImage]]:
+    """Deterministic, stratified, group-aware split of one root's images.
+
+    Each class's groups are split separately, so the class balance holds on both sides; a root is split
+    on its own, so evaluating one root reproduces exactly the validation images it had in a larger run.
+    """
+    if not 0 < val_fraction < 1:
+        raise DeepfakeError(f"--val-fraction must be between 0 and 1, not {val_fraction}")
+    train, val = [], []
+    for label in (0, 1):
+        groups = sorted({image.group for image in images if image.label == label})
+        if len(groups) < 2:
+            raise DeepfakeError(f"only {len(groups)} {CLASS_NAMES[label]} group(s) to split; a validation split "
+                                f"needs at least 2 per class (add images, or use --split-by file)")
+        train_groups, val_groups = train_test_split(groups, test_size=val_fraction, random_state=seed)
+        val_groups = set(val_groups)
+        for image in images:
+            if image.label == label:
+                (val if image.group in val_groups else train).append(image)
+    return train, val
+
+
+def count_labels(images: Sequence[LabelledImage]) -> Dict[str, int]:
+    n_fake = sum(image.label for image in images)
+    return {"n_real": len(images) - n_fake, "n_fake": n_fake}
+
+
+class LabelledImageDataset(Dataset):
+    """(image tensor, label, index) triples. A file that fails to decode yields None, which the collate drops."""
+
+    def __init__(self, images: Sequence[LabelledImage], transform: Callable):
+        self.images = list(images)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int):
+        item = self.images[index]
+        try:
+            return self.transform(load_rgb_image(item.path)), item.label, index
+        except DeepfakeError as error:
+            return DecodeFailure(index, str(error))
+
+
+class ImagePathDataset(Dataset):
+    """Unlabelled images for prediction: (image tensor, index), or a DecodeFailure."""
+
+    def __init__(self, paths: Sequence[Path], transform: Callable):
+        self.paths = list(paths)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int):
+        try:
+            return self.transform(load_rgb_image(self.paths[index])), -1, index
+        except DeepfakeError as error:
+            return DecodeFailure(index, str(error))
+
+
+@dataclass(frozen=True)
+class DecodeFailure:
+    index: int
+    message: str
+
+
+@dataclass
+class Batch:
+    images: torch.Tensor
+    labels: torch.Tensor
+    indices: List[int]
+    failures: List[DecodeFailure]
+
+
+def collate_skipping_failures(samples) -> Batch:
+    """Stack the decodable samples; carry the failures along so the caller can report them."""
+    good = [sample for sample in samples if not isinstance(sample, DecodeFailure)]
+    failures = [sample for sample in samples if isinstance(sample, DecodeFailure)]
+    if not good:
+        return Batch(torch.empty(0), torch.empty(0), [], failures)
+    return Batch(torch.stack([sample[0] for sample in good]),
+                 torch.tensor([sample[1] for sample in good], dtype=torch.float32),
+                 [sample[2] for sample in good], failures)
+
+
+def load_split(roots: Sequence, val_fraction: float, seed: int, split_by: str = "folder"):
+    """Discover and split each root on its own; returns (train, val, per-root summary for the checkpoint)."""
+    train, val, summary = [], [], []
+    for root in roots:
+        images = discover_labelled_images(root, split_by)
+        root_train, root_val = split_train_val(images, val_fraction, seed)
+        train += root_train
+        val += root_val
+        summary.append({"name": Path(root).resolve().name, **count_labels(images),
+                        "n_train": len(root_train), "n_val": len(root_val),
+                        "file_list_sha256": file_list_hash(images, root)})
+    return train, val, summary
+
+
+def select_split(roots: Sequence, split: str, val_fraction: float, seed: int, split_by: str = "folder"
+                 ) -> List[LabelledImage]:
+    """All images of the roots, or only the train or validation side of the split a checkpoint recorded."""
+    if split == "all":
+        return [image for root in roots for image in discover_labelled_images(root, split_by)]
+    train, val, _ = load_split(roots, val_fraction, seed, split_by)
+    return {"train": train, "val": val}[split]
+
+
+def worker_count(requested: Optional[int]) -> int:
+    """Decoding workers: by default one per spare core, none on a single core (spawn costs more than it saves)."""
+    if requested is not None:
+        return max(0, requested)
+    return min(4, max(0, (os.cpu_count() or 1) - 1))

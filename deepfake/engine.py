@@ -1,0 +1,73 @@
+"""One epoch of training and one pass of scoring. No argparse, no printing, no file layout."""
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, List, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .data import Batch, DecodeFailure
+from .errors import DeepfakeError
+
+
+class NonFiniteLossError(DeepfakeError):
+    """Training diverged; raised before the optimizer step so the weights stay finite."""
+
+
+def train_one_epoch(model: nn.Module, batches: Iterable[Batch], optimizer: torch.optim.Optimizer,
+                    scheduler: Optional[torch.optim.lr_scheduler.LRScheduler], device: torch.device,
+                    on_batch: Callable[[float], None] = lambda loss: None) -> float:
+    """Mean BCE-with-logits loss over the epoch's images."""
+    model.train()
+    total_loss, total_images = 0.0, 0
+    for batch_number, batch in enumerate(batches):
+        if not batch.indices:
+            continue
+        images = batch.images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        labels = batch.labels.to(device, non_blocking=True)
+        loss = F.binary_cross_entropy_with_logits(model(images), labels)
+        if not math.isfinite(loss.item()):
+            raise NonFiniteLossError(f"training loss became {loss.item()} at batch {batch_number}; lower --lr "
+                                     f"or check the data (the best checkpoint was left untouched)")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        total_loss += loss.item() * len(batch.indices)
+        total_images += len(batch.indices)
+        on_batch(loss.item())
+    return total_loss / max(total_images, 1)
+
+
+@dataclass
+class Scores:
+    """Per-image fake probabilities, in dataset order of the images that decoded."""
+    indices: List[int] = field(default_factory=list)
+    labels: List[int] = field(default_factory=list)
+    fake_probabilities: List[float] = field(default_factory=list)
+    failures: List[DecodeFailure] = field(default_factory=list)
+
+
+def crop_averaged_logits(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """images: [batch, crops, 3, H, W] -> one logit per image, the mean of its crops' logits."""
+    batch_size, n_crops = images.shape[:2]
+    flat = images.flatten(0, 1).contiguous(memory_format=torch.channels_last)
+    return model(flat).view(batch_size, n_crops).mean(dim=1)
+
+
+@torch.inference_mode()
+def score(model: nn.Module, batches: Iterable[Batch], device: torch.device,
+          on_batch: Callable[[Batch], None] = lambda batch: None) -> Scores:
+    model.eval()
+    scores = Scores()
+    for batch in batches:
+        scores.failures += batch.failures
+        if batch.indices:
+            logits = crop_averaged_logits(model, batch.images.to(device, non_blocking=True))
+            scores.indices += batch.indices
+            scores.labels += batch.labels.int().tolist()
+            scores.fake_probabilities += torch.sigmoid(logits.float()).cpu().tolist()
+        on_batch(batch)
+    return scores

@@ -1,0 +1,63 @@
+"""Decoding an image file into an RGB PIL image, or one DeepfakeError that names the file and the reason."""
+import os
+import warnings
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import DeepfakeError
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
+
+# Decompression-bomb guard: 100 megapixels is far above any camera photo and stops a crafted
+# 64k x 64k PNG from taking the machine's memory. PIL raises past twice its own limit; we raise past ours.
+MAX_IMAGE_PIXELS = 100_000_000
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def load_rgb_image(path) -> Image.Image:
+    """Open, apply EXIF orientation, take the first frame of an animation, and convert to 8-bit RGB."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise DeepfakeError(f"{path}: {width}x{height} pixels is over the "
+                                        f"{MAX_IMAGE_PIXELS:,}-pixel limit (decompression-bomb guard)")
+                image.seek(0)
+                image = ImageOps.exif_transpose(image)
+                return to_rgb(image)
+    except DeepfakeError:
+        raise
+    except FileNotFoundError:
+        raise DeepfakeError(f"{path}: no such file") from None
+    except PermissionError:
+        raise DeepfakeError(f"{path}: permission denied") from None
+    except IsADirectoryError:
+        raise DeepfakeError(f"{path}: is a folder, not an image") from None
+    except UnidentifiedImageError:
+        size = os.path.getsize(path) if path.exists() else 0
+        reason = "empty file" if size == 0 else "not an image file PIL can read"
+        raise DeepfakeError(f"{path}: {reason}") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning,
+            EOFError) as error:
+        # PIL reports truncated and corrupt data as OSError/SyntaxError/ValueError depending on the codec.
+        raise DeepfakeError(f"{path}: corrupt or truncated image ({error})") from None
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB from any PIL mode; transparency is composited on white, 16-bit is rescaled, not clipped."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        image = image.point(lambda value: value * (1 / 256)).convert("L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
+        return background
+    return image.convert("RGB")

@@ -1,0 +1,91 @@
+"""Binary detection metrics from scikit-learn, the threshold rule, and calibration error.
+
+Label 1 = fake is the positive class: precision is "of what we flagged, how much was fake", recall is
+"of the fakes, how many we caught". A metric that is undefined on the data (ROC-AUC with one class) is
+reported as None with the reason, never as a made-up number.
+"""
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+from sklearn import metrics as skm
+
+THRESHOLD_RULES = ("balanced_accuracy", "fpr_5")
+
+
+def choose_threshold(labels: Sequence[int], fake_probabilities: Sequence[float], rule: str = "balanced_accuracy"
+                     ) -> float:
+    """The decision threshold, chosen on validation data only.
+
+    balanced_accuracy: maximise (TPR + TNR) / 2, i.e. Youden's J, robust to class imbalance.
+    fpr_5: the lowest threshold that flags at most 5% of real images, for moderation queues where a false
+    accusation costs more than a miss.
+    """
+    labels = np.asarray(labels, dtype=int)
+    scores = np.asarray(fake_probabilities, dtype=float)
+    if rule not in THRESHOLD_RULES:
+        raise ValueError(f"unknown threshold rule {rule!r}; choose from {THRESHOLD_RULES}")
+    if labels.min() == labels.max():
+        return 0.5
+    false_positive_rate, true_positive_rate, thresholds = skm.roc_curve(labels, scores)
+    thresholds = np.clip(thresholds, 0.0, 1.0)  # roc_curve's first threshold is +inf
+    if rule == "balanced_accuracy":
+        best = int(np.argmax(true_positive_rate - false_positive_rate))
+    else:
+        best = int(np.nonzero(false_positive_rate <= 0.05)[0][-1])
+    return float(thresholds[best])
+
+
+def expected_calibration_error(labels: Sequence[int], fake_probabilities: Sequence[float], n_bins: int = 15
+                               ) -> float:
+    """Mean |accuracy - confidence| over equal-width probability bins, weighted by bin size."""
+    labels = np.asarray(labels, dtype=float)
+    scores = np.asarray(fake_probabilities, dtype=float)
+    bins = np.minimum((scores * n_bins).astype(int), n_bins - 1)
+    error = 0.0
+    for b in range(n_bins):
+        in_bin = bins == b
+        if in_bin.any():
+            error += in_bin.mean() * abs(labels[in_bin].mean() - scores[in_bin].mean())
+    return float(error)
+
+
+def binary_metrics(labels: Sequence[int], fake_probabilities: Sequence[float], threshold: float) -> Dict:
+    """Accuracy, precision, recall, F1, ROC-AUC, AP, ECE and the confusion matrix [[TN, FP], [FN, TP]]."""
+    labels = np.asarray(labels, dtype=int)
+    scores = np.asarray(fake_probabilities, dtype=float)
+    if len(labels) == 0:
+        raise ValueError("no predictions to score")
+    predicted = (scores >= threshold).astype(int)
+    n_fake = int(labels.sum())
+    n_real = int(len(labels) - n_fake)
+    undefined: Dict[str, str] = {}
+
+    def defined_if(condition: bool, name: str, reason: str, compute) -> Optional[float]:
+        if condition:
+            return float(compute())
+        undefined[name] = reason
+        return None
+
+    both_classes = n_fake > 0 and n_real > 0
+    one_class_reason = f"needs both classes; the data has only {'fake' if n_fake else 'real'} images"
+    result = {
+        "accuracy": float(skm.accuracy_score(labels, predicted)),
+        "precision": defined_if(predicted.sum() > 0, "precision", "nothing was predicted fake",
+                                lambda: skm.precision_score(labels, predicted, zero_division=0)),
+        "recall": defined_if(n_fake > 0, "recall", "there are no fake images",
+                             lambda: skm.recall_score(labels, predicted, zero_division=0)),
+        "f1": defined_if(n_fake > 0, "f1", "there are no fake images",
+                         lambda: skm.f1_score(labels, predicted, zero_division=0)),
+        "roc_auc": defined_if(both_classes, "roc_auc", one_class_reason,
+                              lambda: skm.roc_auc_score(labels, scores)),
+        "average_precision": defined_if(both_classes, "average_precision", one_class_reason,
+                                        lambda: skm.average_precision_score(labels, scores)),
+        "expected_calibration_error": expected_calibration_error(labels, scores),
+        "threshold": float(threshold),
+        "n_real": n_real,
+        "n_fake": n_fake,
+        "confusion_matrix": skm.confusion_matrix(labels, predicted, labels=[0, 1]).tolist(),
+    }
+    if undefined:
+        result["undefined"] = undefined
+    return result

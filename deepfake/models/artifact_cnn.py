@@ -1,0 +1,66 @@
+"""The default detector: a small VGG-style CNN that keeps full resolution in its first block.
+
+Generator traces live in the highest frequencies (CNNDetection, NPR), so the first block convolves at the
+input resolution before any pooling; the head pools globally, so the network accepts any crop size.
+Output is one logit per image (positive = fake); the sigmoid is applied only at the edge (inference).
+"""
+from dataclasses import dataclass
+from typing import Tuple
+
+import torch
+import torch.nn as nn
+
+from ..registry import register_model
+
+
+@dataclass(frozen=True)
+class ArtifactCNNConfig:
+    channels: Tuple[int, ...] = (16, 32, 64, 128)
+    hidden: int = 64
+    dropout: float = 0.3
+
+
+def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+class ArtifactCNN(nn.Module):
+    def __init__(self, config: ArtifactCNNConfig = ArtifactCNNConfig()):
+        super().__init__()
+        blocks, in_channels = [], 3
+        for out_channels in config.channels:
+            blocks += [conv_bn_relu(in_channels, out_channels), conv_bn_relu(out_channels, out_channels),
+                       nn.MaxPool2d(2)]
+            in_channels = out_channels
+        self.features = nn.Sequential(*blocks)
+        # Average and max pooling together: an artifact can be spread thinly or sit in one spot.
+        self.head = nn.Sequential(
+            nn.Linear(2 * in_channels, config.hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.hidden, 1),
+        )
+
+    @property
+    def last_conv(self) -> nn.Conv2d:
+        return [m for m in self.features.modules() if isinstance(m, nn.Conv2d)][-1]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        feature_map = self.features(images)
+        pooled = torch.cat([feature_map.mean(dim=(2, 3)), feature_map.amax(dim=(2, 3))], dim=1)
+        return self.head(pooled).squeeze(1)
+
+
+@register_model
+def artifact_cnn(channels=(16, 32, 64, 128), hidden: int = 64, dropout: float = 0.3) -> ArtifactCNN:
+    return ArtifactCNN(ArtifactCNNConfig(tuple(channels), hidden, dropout))
+
+
+@register_model
+def artifact_cnn_tiny(channels=(8, 16), hidden: int = 16, dropout: float = 0.0) -> ArtifactCNN:
+    """A few thousand parameters: for tests and smoke runs, not for detection."""
+    return ArtifactCNN(ArtifactCNNConfig(tuple(channels), hidden, dropout))

@@ -1,0 +1,29 @@
+"""Architectures by name: `@register_model` fills the table, `create_model("name", **kwargs)` builds one.
+
+The checkpoint stores the name and kwargs, so loading never needs to know which class to import.
+"""
+from typing import Callable, Dict, List
+
+import torch.nn as nn
+
+from .errors import DeepfakeError
+
+_MODEL_BUILDERS: Dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    name = builder.__name__
+    if name in _MODEL_BUILDERS:
+        raise ValueError(f"model {name!r} is registered twice")
+    _MODEL_BUILDERS[name] = builder
+    return builder
+
+
+def list_models() -> List[str]:
+    return sorted(_MODEL_BUILDERS)
+
+
+def create_model(name: str, **kwargs) -> nn.Module:
+    if name not in _MODEL_BUILDERS:
+        raise DeepfakeError(f"unknown architecture {name!r}; available: {', '.join(list_models())}")
+    return _MODEL_BUILDERS[name](**kwargs)

@@ -1,0 +1,121 @@
+"""Preprocessing as data that rides on the checkpoint, and the train/eval transforms built from it.
+
+Images are never squashed to a fixed size: resizing erases the high-frequency traces generators leave.
+Training takes random crops at native resolution; evaluation scores fixed crops (centre, or centre plus
+the four corners) and the caller averages their logits, so any image size works without padding.
+"""
+import io
+from dataclasses import asdict, dataclass
+from typing import Tuple
+
+import torch
+from PIL import Image, ImageFilter
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as TF
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    input_size: int = 128
+    mean: Tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: Tuple[float, float, float] = (0.5, 0.5, 0.5)
+    eval_crops: int = 5  # 1 = centre crop; 5 = centre + four corners, logits averaged
+
+    def __post_init__(self):
+        if self.eval_crops not in (1, 5):
+            raise ValueError(f"eval_crops must be 1 or 5, not {self.eval_crops}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Preprocessing":
+        return cls(input_size=int(values["input_size"]), mean=tuple(values["mean"]), std=tuple(values["std"]),
+                   eval_crops=int(values.get("eval_crops", 1)))
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """CNNDetection-style degradations, so the detector survives what platforms do to uploads."""
+    downscale_probability: float = 0.2
+    min_downscale: float = 0.5
+    blur_probability: float = 0.2
+    max_blur_sigma: float = 2.0
+    jpeg_probability: float = 0.3
+    min_jpeg_quality: int = 40
+
+
+NO_AUGMENTATION = Augmentation(0.0, 1.0, 0.0, 0.0, 0.0, 100)
+
+
+def _uniform(low: float, high: float) -> float:
+    # torch's RNG, not `random`: DataLoader reseeds it per worker, so augmentation is reproducible by seed.
+    return low + (high - low) * torch.rand(()).item()
+
+
+def _happens(probability: float) -> bool:
+    return probability > 0 and torch.rand(()).item() < probability
+
+
+def upscale_to_at_least(image: Image.Image, size: int) -> Image.Image:
+    """Images smaller than the crop are enlarged (shorter side to `size`); larger ones are left alone."""
+    short_side = min(image.size)
+    if short_side >= size:
+        return image
+    scale = size / short_side
+    new_size = (max(size, round(image.width * scale)), max(size, round(image.height * scale)))
+    return image.resize(new_size, Image.BICUBIC)
+
+
+class Degrade:
+    def __init__(self, augmentation: Augmentation):
+        self.augmentation = augmentation
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        aug = self.augmentation
+        if _happens(aug.downscale_probability):
+            scale = _uniform(aug.min_downscale, 1.0)
+            image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                                 Image.BILINEAR)
+        if _happens(aug.blur_probability):
+            image = image.filter(ImageFilter.GaussianBlur(radius=_uniform(0.1, aug.max_blur_sigma)))
+        if _happens(aug.jpeg_probability):
+            buffer = io.BytesIO()
+            image.save(buffer, format="JPEG", quality=int(_uniform(aug.min_jpeg_quality, 100)))
+            buffer.seek(0)
+            image = Image.open(buffer).convert("RGB")
+        return image
+
+
+def _to_normalized_tensor(preprocessing: Preprocessing):
+    return v2.Compose([v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True),
+                       v2.Normalize(list(preprocessing.mean), list(preprocessing.std))])
+
+
+def build_train_transform(preprocessing: Preprocessing, augmentation: Augmentation = Augmentation()):
+    """PIL RGB image -> float tensor [3, S, S]."""
+    size = preprocessing.input_size
+    return v2.Compose([
+        Degrade(augmentation),
+        lambda image: upscale_to_at_least(image, size),
+        v2.RandomCrop(size),
+        v2.RandomHorizontalFlip(),
+        _to_normalized_tensor(preprocessing),
+    ])
+
+
+class EvalTransform:
+    """PIL RGB image -> float tensor [n_crops, 3, S, S]; deterministic."""
+
+    def __init__(self, preprocessing: Preprocessing):
+        self.preprocessing = preprocessing
+        self.to_tensor = _to_normalized_tensor(preprocessing)
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        size = self.preprocessing.input_size
+        image = upscale_to_at_least(image, size)
+        if self.preprocessing.eval_crops == 5:
+            crops = TF.five_crop(image, [size, size])
+        else:
+            crops = (TF.center_crop(image, [size, size]),)
+        return torch.stack([self.to_tensor(crop) for crop in crops])

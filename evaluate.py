@@ -1,0 +1,5 @@
+"""`python evaluate.py --help`: see deepfake/cli.py."""
+from deepfake.cli import evaluate
+
+if __name__ == "__main__":
+    evaluate()

@@ -1,0 +1,5 @@
+"""`python predict.py --help`: see deepfake/cli.py."""
+from deepfake.cli import predict
+
+if __name__ == "__main__":
+    predict()

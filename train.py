@@ -1,0 +1,5 @@
+"""`python train.py --help`: see deepfake/cli.py."""
+from deepfake.cli import train
+
+if __name__ == "__main__":
+    train()

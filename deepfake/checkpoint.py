@@ -101,8 +101,10 @@ def load_training_state(path) -> Dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
+        culprit = next((line.strip() for line in str(error).splitlines() if "Unsupported global" in line),
+                       "unsupported pickled object")
         raise DeepfakeError(f"{path}: refused to load: the file holds pickled objects beyond tensors, which "
-                            f"could run code ({str(error).splitlines()[0]})") from None
+                            f"could run code ({culprit.split(' was not')[0]})") from None
     except (RuntimeError, EOFError, OSError) as error:
         raise DeepfakeError(f"{path}: not a readable training state ({str(error).splitlines()[0]})") from None
 

@@ -124,19 +124,16 @@ def format_report(report: dict) -> str:
 
 def evaluate_main(argv: Optional[List[str]] = None) -> int:
     args = get_evaluate_parser().parse_args(argv)
-    from .evaluation import evaluate_checkpoint
+    from .evaluation import evaluate_checkpoints
     data_dirs = args.data or [DEFAULT_DATA]
     split = args.split or ("all" if args.data else "val")
     if args.data is None and not any(Path(DEFAULT_DATA).glob("*/*")):
         raise DeepfakeError(f"{DEFAULT_DATA}/ is empty: put images in {DEFAULT_DATA}/real/ and {DEFAULT_DATA}/fake/ "
                             f"(see {DEFAULT_DATA}/README.md) or pass --data DIR")
-    reports = []
-    for weights in args.weights:
-        report = evaluate_checkpoint(weights, data_dirs, split, args.batch_size, args.workers, args.threshold,
-                                     show_progress=sys.stderr.isatty(),
-                                     on_failure=lambda message: print(f"skipped: {message}", file=sys.stderr))
-        print(format_report(report))
-        reports.append(report)
+    reports = evaluate_checkpoints(args.weights, data_dirs, split, args.batch_size, args.workers, args.threshold,
+                                   show_progress=sys.stderr.isatty(),
+                                   on_failure=lambda message: print(f"skipped: {message}", file=sys.stderr))
+    print("\n\n".join(format_report(report) for report in reports))
     if args.json:
         Path(args.json).write_text(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2) + "\n")
     return 0
@@ -158,17 +155,21 @@ def get_predict_parser() -> argparse.ArgumentParser:
 def predict_main(argv: Optional[List[str]] = None) -> int:
     args = get_predict_parser().parse_args(argv)
     from tqdm import tqdm
+    from .images import load_rgb_image
     from .inference import Failure, collect_images, load_detector
 
     def report_failure(message: str) -> None:
         tqdm.write(f"skipped: {message}", file=sys.stderr)
 
     paths = collect_images(args.image_path, on_error=report_failure)
+    single_file = not Path(args.image_path).is_dir()
+    if single_file:
+        image = load_rgb_image(paths[0])  # a single bad file is a fatal error, and is checked before the model
     detector = load_detector(args.weights, args.device)
     if args.threshold is not None:
         detector.card.threshold = args.threshold
-    if len(paths) == 1 and not Path(args.image_path).is_dir():
-        results = [detector.predict(paths[0])]  # a single bad file is a fatal error, raised as such
+    if single_file:
+        results = [detector.predict(image, path=paths[0])]
     else:
         bar = tqdm(total=len(paths), unit="img", desc="predicting", file=sys.stderr,
                    disable=not sys.stderr.isatty())

@@ -27,7 +27,7 @@ SPLIT_BY = ("folder", "file")
 class LabelledImage:
     path: Path
     label: int
-    group: str  # images sharing a group (one video's frames) are split together
+    group: str  # the sub-folder of a class folder (one video's frames), or the file itself
 
 
 def iter_image_files(root: Path, on_error: Callable[[str], None] = lambda message: None):
@@ -47,26 +47,20 @@ def iter_image_files(root: Path, on_error: Callable[[str], None] = lambda messag
                 yield path
 
 
-def discover_labelled_images(root, split_by: str = "folder") -> List[LabelledImage]:
-    """Every image under `root` that sits below a class folder, with its label and split group."""
+def discover_labelled_images(root) -> List[LabelledImage]:
+    """Every image under `root` that sits below a class folder, with its label and sub-folder group."""
     root = Path(root)
     if not root.is_dir():
         raise DeepfakeError(f"{root}: no such folder")
-    if split_by not in SPLIT_BY:
-        raise ValueError(f"split_by must be one of {SPLIT_BY}")
     images = []
     for path in iter_image_files(root):
         parts = path.relative_to(root).parts
         class_index = max((i for i, part in enumerate(parts[:-1]) if part.lower() in CLASS_FOLDERS), default=None)
         if class_index is None:
             continue
-        label = CLASS_FOLDERS[parts[class_index].lower()]
-        below_class = parts[class_index + 1:]
-        if split_by == "folder" and len(below_class) > 1:
-            group = "/".join(parts[:class_index + 2])
-        else:
-            group = "/".join(parts)
-        images.append(LabelledImage(path, label, group))
+        in_sub_folder = len(parts) - class_index > 2
+        group = "/".join(parts[:class_index + 2] if in_sub_folder else parts)
+        images.append(LabelledImage(path, CLASS_FOLDERS[parts[class_index].lower()], group))
     if not images:
         raise DeepfakeError(f"{root}: no images below a real/ or fake/ folder (expected {root}/real/ and "
                             f"{root}/fake/, or 0_real/ and 1_fake/; see data/README.md)")
@@ -81,18 +75,25 @@ def file_list_hash(images: Sequence[LabelledImage], root) -> str:
     return digest.hexdigest()[:16]
 
 
-def split_train_val(images: Sequence[LabelledImage], val_fraction: float, seed: int
+def split_train_val(images: Sequence[LabelledImage], val_fraction: float, seed: int, split_by: str = "folder"
                     ) -> Tuple[List[LabelledImage], List[LabelledImage]]:
     """Deterministic, stratified, group-aware split of one root's images.
 
     Each class's groups are split separately, so the class balance holds on both sides; a root is split
     on its own, so evaluating one root reproduces exactly the validation images it had in a larger run.
+    split_by="file" ignores sub-folders and splits image by image.
     """
     if not 0 < val_fraction < 1:
         raise DeepfakeError(f"--val-fraction must be between 0 and 1, not {val_fraction}")
+    if split_by not in SPLIT_BY:
+        raise ValueError(f"split_by must be one of {SPLIT_BY}")
+
+    def group_of(image: LabelledImage) -> str:
+        return image.group if split_by == "folder" else str(image.path)
+
     train, val = [], []
     for label in (0, 1):
-        groups = sorted({image.group for image in images if image.label == label})
+        groups = sorted({group_of(image) for image in images if image.label == label})
         if len(groups) < 2:
             raise DeepfakeError(f"only {len(groups)} {CLASS_NAMES[label]} group(s) to split; a validation split "
                                 f"needs at least 2 per class (add images, or use --split-by file)")
@@ -100,7 +101,7 @@ def split_train_val(images: Sequence[LabelledImage], val_fraction: float, seed: 
         val_groups = set(val_groups)
         for image in images:
             if image.label == label:
-                (val if image.group in val_groups else train).append(image)
+                (val if group_of(image) in val_groups else train).append(image)
     return train, val
 
 
@@ -169,12 +170,12 @@ def collate_skipping_failures(samples) -> Batch:
                  [sample[2] for sample in good], failures)
 
 
-def load_split(roots: Sequence, val_fraction: float, seed: int, split_by: str = "folder"):
-    """Discover and split each root on its own; returns (train, val, per-root summary for the checkpoint)."""
+def split_roots(images_by_root: Dict[str, List[LabelledImage]], val_fraction: float, seed: int,
+                split_by: str = "folder"):
+    """Split each root on its own; returns (train, val, per-root summary for the checkpoint)."""
     train, val, summary = [], [], []
-    for root in roots:
-        images = discover_labelled_images(root, split_by)
-        root_train, root_val = split_train_val(images, val_fraction, seed)
+    for root, images in images_by_root.items():
+        root_train, root_val = split_train_val(images, val_fraction, seed, split_by)
         train += root_train
         val += root_val
         summary.append({"name": Path(root).resolve().name, **count_labels(images),
@@ -183,12 +184,20 @@ def load_split(roots: Sequence, val_fraction: float, seed: int, split_by: str = 
     return train, val, summary
 
 
-def select_split(roots: Sequence, split: str, val_fraction: float, seed: int, split_by: str = "folder"
-                 ) -> List[LabelledImage]:
-    """All images of the roots, or only the train or validation side of the split a checkpoint recorded."""
+def discover_roots(roots: Sequence) -> Dict[str, List[LabelledImage]]:
+    return {str(root): discover_labelled_images(root) for root in roots}
+
+
+def load_split(roots: Sequence, val_fraction: float, seed: int, split_by: str = "folder"):
+    return split_roots(discover_roots(roots), val_fraction, seed, split_by)
+
+
+def select_split(images_by_root: Dict[str, List[LabelledImage]], split: str, val_fraction: float, seed: int,
+                 split_by: str = "folder") -> List[LabelledImage]:
+    """All images, or only the train or validation side of the split a checkpoint recorded."""
     if split == "all":
-        return [image for root in roots for image in discover_labelled_images(root, split_by)]
-    train, val, _ = load_split(roots, val_fraction, seed, split_by)
+        return [image for images in images_by_root.values() for image in images]
+    train, val, _ = split_roots(images_by_root, val_fraction, seed, split_by)
     return {"train": train, "val": val}[split]
 
 

@@ -1,5 +1,4 @@
 """Decoding an image file into an RGB PIL image, or one DeepfakeError that names the file and the reason."""
-import os
 import warnings
 from pathlib import Path
 
@@ -9,9 +8,10 @@ from .errors import DeepfakeError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
 
-# Decompression-bomb guard: 100 megapixels is far above any camera photo and stops a crafted
-# 64k x 64k PNG from taking the machine's memory. PIL raises past twice its own limit; we raise past ours.
-MAX_IMAGE_PIXELS = 100_000_000
+# Decompression-bomb guard: about 89 megapixels (PIL's own default) is far above any camera photo and stops
+# a crafted 64k x 64k PNG from taking the machine's memory. The header is checked before any pixel is decoded;
+# our own check keeps the guard even where an embedding application has switched PIL's off.
+MAX_IMAGE_PIXELS = 89_478_485
 
 
 def is_image_file(path: Path) -> bool:
@@ -34,6 +34,8 @@ def load_rgb_image(path) -> Image.Image:
                 return to_rgb(image)
     except DeepfakeError:
         raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise DeepfakeError(f"{path}: over the {MAX_IMAGE_PIXELS:,}-pixel limit (decompression-bomb guard)") from None
     except FileNotFoundError:
         raise DeepfakeError(f"{path}: no such file") from None
     except PermissionError:
@@ -41,13 +43,26 @@ def load_rgb_image(path) -> Image.Image:
     except IsADirectoryError:
         raise DeepfakeError(f"{path}: is a folder, not an image") from None
     except UnidentifiedImageError:
-        size = os.path.getsize(path) if path.exists() else 0
-        reason = "empty file" if size == 0 else "not an image file PIL can read"
-        raise DeepfakeError(f"{path}: {reason}") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning,
-            EOFError) as error:
+        raise DeepfakeError(f"{path}: {why_unidentified(path)}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
         # PIL reports truncated and corrupt data as OSError/SyntaxError/ValueError depending on the codec.
         raise DeepfakeError(f"{path}: corrupt or truncated image ({error})") from None
+
+
+# File signatures, to tell a damaged image from a file that never was one.
+_SIGNATURES = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"BM": "BMP", b"RIFF": "WebP",
+               b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
+
+
+def why_unidentified(path: Path) -> str:
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if not head:
+        return "empty file"
+    kind = next((name for signature, name in _SIGNATURES.items() if head.startswith(signature)), None)
+    if kind:
+        return f"corrupt or truncated image (starts like a {kind} file but does not decode)"
+    return "not an image file (no known image format)"
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

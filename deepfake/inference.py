@@ -59,10 +59,13 @@ class Detector:
         logits = crop_averaged_logits(self.model, crops.to(self.device, non_blocking=True))
         return torch.sigmoid(logits.float()).cpu()
 
-    def predict(self, image: Union[str, Path, Image.Image]) -> Prediction:
-        """One image, given as a path or a PIL image."""
-        path = None if isinstance(image, Image.Image) else Path(image)
-        pil_image = image.convert("RGB") if path is None else load_rgb_image(path)
+    def predict(self, image: Union[str, Path, Image.Image], path: Union[str, Path, None] = None) -> Prediction:
+        """One image, given as a path or as a PIL image (`path` then only labels the result)."""
+        if isinstance(image, Image.Image):
+            pil_image = image.convert("RGB")
+        else:
+            path = Path(image)
+            pil_image = load_rgb_image(path)
         probability = self.fake_probabilities(self.transform(pil_image).unsqueeze(0))[0].item()
         return self._verdict(path, probability)
 

@@ -26,7 +26,7 @@ def choose_threshold(labels: Sequence[int], fake_probabilities: Sequence[float],
         raise ValueError(f"unknown threshold rule {rule!r}; choose from {THRESHOLD_RULES}")
     if labels.min() == labels.max():
         return 0.5
-    false_positive_rate, true_positive_rate, thresholds = skm.roc_curve(labels, scores)
+    false_positive_rate, true_positive_rate, thresholds = skm.roc_curve(labels, scores, drop_intermediate=False)
     thresholds = np.clip(thresholds, 0.0, 1.0)  # roc_curve's first threshold is +inf
     if rule == "balanced_accuracy":
         best = int(np.argmax(true_positive_rate - false_positive_rate))

@@ -89,14 +89,19 @@ def fit(config: TrainConfig, log=print) -> Path:
         "data": data_summary, "seed": config.seed, "val_fraction": config.val_fraction,
         "split_by": config.split_by, "epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
         "weight_decay": config.weight_decay, "augmentation": asdict(augmentation),
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
     }
     start_epoch, best_auc, history = 0, -1.0, []
     if config.resume:
         state = load_training_state(config.resume)
-        if state.get("training", {}).get("data") != data_summary:
+        recorded = state.get("training", {})
+        if recorded.get("data") != data_summary:
             raise DeepfakeError(f"{config.resume}: was trained on different data (file lists differ); "
                                 f"resume with the same --data, --val-fraction and --seed")
+        if recorded.get("epochs") != config.epochs or recorded.get("batch_size") != config.batch_size:
+            # The one-cycle schedule spans the whole run; a different length would be a different run.
+            raise DeepfakeError(f"{config.resume}: was started with --epochs {recorded.get('epochs')} "
+                                f"--batch-size {recorded.get('batch_size')}; resume with the same values")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

@@ -1,0 +1,141 @@
+"""End to end through the root scripts, as a user runs them: train -> evaluate -> predict -> load_model."""
+import json
+import shutil
+
+import pytest
+from PIL import Image
+
+import numpy as np
+
+from conftest import make_labelled_folder, run_script, synthetic_image
+from deepfake.trainer import TrainConfig, fit
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_train_writes_checkpoint_state_and_log(trained_checkpoint):
+    run_dir = trained_checkpoint.parent
+    assert trained_checkpoint.is_file() and (run_dir / "last.pt").is_file()
+    log_lines = (run_dir / "log.csv").read_text().splitlines()
+    assert log_lines[0].startswith("epoch,train_loss,val_roc_auc") and len(log_lines) == 5
+
+
+def test_evaluate_prints_and_writes_all_metrics(trained_checkpoint, tmp_path):
+    held_out = make_labelled_folder(tmp_path / "held_out", n_per_class=16, seed=7)
+    out = tmp_path / "metrics.json"
+    result = run_script("evaluate.py", "--data", str(held_out), "--weights", str(trained_checkpoint),
+                        "--json", str(out), "--workers", "0")
+    assert result.returncode == 0, result.stderr
+    for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "threshold",
+                 "confusion matrix"):
+        assert name in result.stdout
+    report = json.loads(out.read_text())
+    for key in ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "threshold",
+                "n_real", "n_fake", "confusion_matrix"):
+        assert key in report
+    assert (report["n_real"], report["n_fake"]) == (16, 16)
+    assert report["roc_auc"] > 0.9  # the tiny model learned the synthetic trace on unseen images
+
+
+def test_evaluate_one_class_folder_says_what_is_undefined(trained_checkpoint, tmp_path):
+    only_fake = make_labelled_folder(tmp_path / "only_fake", n_per_class=6, seed=3)
+    shutil.rmtree(only_fake / "real")
+    result = run_script("evaluate.py", "--data", str(only_fake), "--weights", str(trained_checkpoint),
+                        "--workers", "0")
+    assert result.returncode == 0, result.stderr
+    assert "roc_auc is undefined: needs both classes" in result.stdout
+    assert "recall" in result.stdout
+
+
+def test_evaluate_val_split_matches_training(trained_checkpoint, labelled_folder):
+    result = run_script("evaluate.py", "--data", str(labelled_folder), "--weights", str(trained_checkpoint),
+                        "--split", "val", "--workers", "0")
+    assert result.returncode == 0, result.stderr
+    assert "10 real, 10 fake" not in result.stdout and "5 real, 5 fake" in result.stdout
+
+
+def test_predict_folder_plain_and_json_skipping_a_corrupt_file(trained_checkpoint, tmp_path):
+    folder = tmp_path / "inbox"
+    (folder / "nested").mkdir(parents=True)
+    rng = np.random.default_rng(11)
+    synthetic_image(rng, fake=True).save(folder / "a_fake.png")
+    synthetic_image(rng, fake=False).save(folder / "nested" / "b_real.png")
+    (folder / "c_broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    result = run_script("predict.py", "--image_path", str(folder), "--weights", str(trained_checkpoint), "--json")
+    assert result.returncode == 1  # some files failed: the exit code says so
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["path"].split("/")[-1] for r in records] == ["a_fake.png", "b_real.png"]
+    assert all(set(r) == {"path", "label", "fake_probability"} for r in records)
+    assert [r["label"] for r in records] == ["fake", "real"]
+    assert "c_broken.jpg" in result.stderr and "2 scored, 1 failed" in result.stderr
+
+    plain = run_script("predict.py", "--image_path", str(folder / "a_fake.png"), "--weights", str(trained_checkpoint))
+    assert plain.returncode == 0, plain.stderr
+    path, label, probability = plain.stdout.strip().split("\t")
+    assert path.endswith("a_fake.png") and label == "fake" and 0.0 <= float(probability) <= 1.0
+
+
+def test_load_model_describes_the_checkpoint(trained_checkpoint):
+    result = run_script("load_model.py", "--weights", str(trained_checkpoint))
+    assert result.returncode == 0, result.stderr
+    for fragment in ("artifact_cnn_tiny", "parameters", "32x32", "threshold", "normalisation", "trained on",
+                     "validation", "deepfake 0."):
+        assert fragment in result.stdout
+
+
+def test_interrupted_run_resumes_to_the_same_result(labelled_folder, tmp_path):
+    def config(out, resume=None):
+        return TrainConfig(data_dirs=[str(labelled_folder)], out_dir=str(out), arch="artifact_cnn_tiny", epochs=3,
+                           batch_size=8, lr=0.01, img_size=32, workers=0, resume=resume, show_progress=False)
+
+    def stop_after_first_epoch(message):
+        if message.startswith("epoch 1/"):
+            raise KeyboardInterrupt  # as if killed right after epoch 1's state was written
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(config(tmp_path / "interrupted"), log=stop_after_first_epoch)
+    resumed = run_script("train.py", "--data", str(labelled_folder), "--arch", "artifact_cnn_tiny", "--epochs", "3",
+                         "--batch-size", "8", "--lr", "0.01", "--img-size", "32", "--workers", "0",
+                         "--out", str(tmp_path / "interrupted"), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from" in resumed.stdout and "epoch 1/3" not in resumed.stdout
+
+    fit(config(tmp_path / "straight"), log=lambda message: None)
+    straight = (tmp_path / "straight" / "log.csv").read_text().splitlines()
+    after_resume = (tmp_path / "interrupted" / "log.csv").read_text().splitlines()
+    strip_seconds = lambda lines: [line.rsplit(",", 1)[0] for line in lines]  # noqa: E731
+    assert strip_seconds(after_resume) == strip_seconds(straight)
+
+    different_length = run_script("train.py", "--data", str(labelled_folder), "--arch", "artifact_cnn_tiny",
+                                  "--epochs", "5", "--batch-size", "8", "--img-size", "32", "--workers", "0",
+                                  "--out", str(tmp_path / "interrupted"), "--resume")
+    assert_one_line_error(different_length, "--epochs 3")
+
+
+@pytest.mark.parametrize("script, args, fragments", [
+    ("predict.py", ["--image_path", "{tmp}/absent.jpg"], ["absent.jpg", "no such file"]),
+    ("predict.py", ["--image_path", "{tmp}/notes.txt"], ["notes.txt", "not an image"]),
+    ("predict.py", ["--image_path", "{tmp}/broken.png"], ["broken.png", "corrupt or truncated"]),
+    ("predict.py", ["--image_path", "{tmp}/empty_dir"], ["empty_dir", "holds no images"]),
+    ("predict.py", ["--image_path", "{tmp}/ok.png", "--weights", "{tmp}/absent.safetensors"],
+     ["absent.safetensors", "no such checkpoint"]),
+    ("predict.py", ["--image_path", "{tmp}/ok.png", "--weights", "{tmp}/notes.txt"], ["notes.txt", "not a"]),
+    ("evaluate.py", ["--data", "{tmp}/empty_dir"], ["empty_dir", "real/"]),
+    ("train.py", ["--data", "{tmp}/empty_dir"], ["empty_dir", "real/"]),
+    ("train.py", ["--data", "{tmp}/absent_dir"], ["absent_dir", "no such folder"]),
+    ("load_model.py", ["--weights", "{tmp}/notes.txt"], ["notes.txt"]),
+])
+def test_user_errors_are_one_line(tmp_path, script, args, fragments):
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "empty_dir").mkdir()
+    Image.new("RGB", (16, 16)).save(tmp_path / "ok.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    result = run_script(script, *[arg.format(tmp=tmp_path) for arg in args])
+    assert_one_line_error(result, *fragments)

@@ -1,0 +1,76 @@
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from deepfake import DeepfakeError
+from deepfake.data import discover_labelled_images, load_split, split_train_val
+
+
+def touch_image(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(path)
+    return path
+
+
+def test_layouts_real_fake_and_cnndetection_nested(tmp_path):
+    touch_image(tmp_path / "real" / "a.png")
+    touch_image(tmp_path / "fake" / "b.jpg")
+    touch_image(tmp_path / "progan" / "cat" / "0_real" / "c.png")
+    touch_image(tmp_path / "progan" / "cat" / "1_fake" / "d.png")
+    touch_image(tmp_path / "unlabelled" / "e.png")  # no class folder above it: ignored
+    (tmp_path / "real" / "notes.txt").write_text("not an image")
+    found = {image.path.name: image.label for image in discover_labelled_images(tmp_path)}
+    assert found == {"a.png": 0, "b.jpg": 1, "c.png": 0, "d.png": 1}
+
+
+def test_missing_or_unlabelled_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(DeepfakeError, match="no such folder"):
+        discover_labelled_images(tmp_path / "absent")
+    touch_image(tmp_path / "photos" / "a.png")
+    with pytest.raises(DeepfakeError, match="real/"):
+        discover_labelled_images(tmp_path)
+
+
+def make_video_frames(root: Path, n_videos: int = 10, frames: int = 4) -> Path:
+    for label in ("real", "fake"):
+        for video in range(n_videos):
+            for frame in range(frames):
+                touch_image(root / label / f"{video:03d}" / f"{frame}.png")
+    return root
+
+
+def test_split_is_deterministic_stratified_and_keeps_videos_whole(tmp_path):
+    images = discover_labelled_images(make_video_frames(tmp_path))
+    train, val = split_train_val(images, val_fraction=0.2, seed=3)
+    again_train, again_val = split_train_val(list(reversed(images)), val_fraction=0.2, seed=3)
+    assert sorted(map(str, (i.path for i in val))) == sorted(map(str, (i.path for i in again_val)))
+    assert {i.group for i in train}.isdisjoint({i.group for i in val})
+    assert sum(i.label for i in val) == len(val) / 2  # 2 of 10 videos per class, 4 frames each
+    assert len(val) == 16 and len(train) == 64
+    other_train, other_val = split_train_val(images, val_fraction=0.2, seed=4)
+    assert {i.group for i in val} != {i.group for i in other_val}
+
+
+def test_split_by_file_splits_frames_independently(tmp_path):
+    images = discover_labelled_images(make_video_frames(tmp_path, n_videos=1))
+    with pytest.raises(DeepfakeError, match="split-by file"):
+        split_train_val(images, 0.2, seed=0)  # one video per class cannot be split by video
+    train, val = split_train_val(images, 0.25, seed=0, split_by="file")
+    assert len(val) == 2 and {i.group for i in train} == {i.group for i in val}
+
+
+def test_each_root_is_split_on_its_own(tmp_path):
+    first, second = make_video_frames(tmp_path / "a"), make_video_frames(tmp_path / "b", n_videos=6)
+    _, val_alone, _ = load_split([first], 0.25, seed=0)
+    _, val_together, summary = load_split([first, second], 0.25, seed=0)
+    assert {str(i.path) for i in val_alone} <= {str(i.path) for i in val_together}
+    assert [entry["name"] for entry in summary] == ["a", "b"]
+    assert len(summary[0]["file_list_sha256"]) == 16
+
+
+def test_single_class_or_too_few_groups_is_refused(tmp_path):
+    touch_image(tmp_path / "real" / "a.png")
+    touch_image(tmp_path / "real" / "b.png")
+    with pytest.raises(DeepfakeError, match="0 fake group"):
+        split_train_val(discover_labelled_images(tmp_path), 0.2, seed=0)

@@ -1,0 +1,79 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deepfake import DeepfakeError
+from deepfake.images import MAX_IMAGE_PIXELS, load_rgb_image
+
+
+def jpeg_bytes(size=(32, 24)) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(
+        buffer, "JPEG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P", "CMYK", "I;16", "1"])
+def test_every_common_mode_becomes_rgb(tmp_path, mode):
+    path = tmp_path / f"image_{mode.replace(';', '')}.{'tif' if mode in ('CMYK', 'I;16') else 'png'}"
+    Image.new(mode, (20, 10)).save(path)
+    image = load_rgb_image(path)
+    assert image.mode == "RGB" and image.size == (20, 10)
+
+
+def test_sixteen_bit_is_rescaled_not_clipped(tmp_path):
+    path = tmp_path / "deep.png"
+    Image.fromarray(np.full((4, 4), 32768, dtype=np.uint16)).save(path)
+    assert load_rgb_image(path).getpixel((0, 0)) == (128, 128, 128)
+
+
+def test_transparency_is_composited_on_white(tmp_path):
+    path = tmp_path / "clear.png"
+    Image.new("RGBA", (4, 4), (0, 0, 0, 0)).save(path)
+    assert load_rgb_image(path).getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    path = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    Image.new("RGB", (40, 20)).save(path, exif=exif)
+    assert load_rgb_image(path).size == (20, 40)
+
+
+def test_animated_image_gives_first_frame(tmp_path):
+    path = tmp_path / "anim.gif"
+    frames = [Image.new("RGB", (8, 8), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    red, green, blue = load_rgb_image(path).getpixel((0, 0))
+    assert red > 200 and blue < 50
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "empty file"),
+    (b"this is a text file, not a picture", "not an image"),
+    (jpeg_bytes()[:200], "corrupt or truncated"),
+])
+def test_bad_files_raise_one_error_naming_the_file(tmp_path, content, reason):
+    path = tmp_path / "bad.jpg"
+    path.write_bytes(content)
+    with pytest.raises(DeepfakeError, match=reason) as error:
+        load_rgb_image(path)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(DeepfakeError, match="no such file"):
+        load_rgb_image(tmp_path / "absent.png")
+    with pytest.raises(DeepfakeError, match="is a folder"):
+        load_rgb_image(tmp_path)
+
+
+def test_decompression_bomb_is_refused_before_decoding(tmp_path):
+    side = int(MAX_IMAGE_PIXELS ** 0.5) + 100
+    path = tmp_path / "bomb.png"
+    Image.new("1", (side, side)).save(path)  # 1-bit: a few hundred kB on disk, gigabytes once decoded
+    with pytest.raises(DeepfakeError, match="pixel limit"):
+        load_rgb_image(path)

@@ -81,7 +81,8 @@ def train_main(argv: Optional[List[str]] = None) -> int:
                          batch_size=args.batch_size, lr=args.lr, img_size=args.img_size, eval_crops=args.eval_crops,
                          val_fraction=args.val_fraction, seed=args.seed, workers=args.workers,
                          split_by=args.split_by, threshold_rule=args.threshold_rule, augment=not args.no_augment,
-                         resume=resume, show_progress=sys.stderr.isatty(), **({"device": args.device} if args.device else {}))
+                         resume=resume, show_progress=sys.stderr.isatty(),
+                         **({"device": args.device} if args.device else {}))
     fit(config)
     return 0
 
@@ -147,6 +148,8 @@ def get_predict_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: path, label, fake_probability")
     parser.add_argument("--threshold", type=float, default=None, help="override the checkpoint's threshold")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at the first file that cannot be read (default: report it, skip it, go on)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     loader_arguments(parser)
     return parser
@@ -159,6 +162,8 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
     from .inference import Failure, collect_images, load_detector
 
     def report_failure(message: str) -> None:
+        if args.strict:
+            raise DeepfakeError(f"{message} (--strict)")
         tqdm.write(f"skipped: {message}", file=sys.stderr)
 
     paths = collect_images(args.image_path, on_error=report_failure)

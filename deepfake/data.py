@@ -33,7 +33,10 @@ class LabelledImage:
 def iter_image_files(root: Path, on_error: Callable[[str], None] = lambda message: None):
     """Image files under `root`, recursively, sorted; broken symlinks and symlink loops are reported, not fatal."""
     seen_dirs = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=lambda e: on_error(f"{e.filename}: {e.strerror}")):
+    def report(error: OSError) -> None:
+        on_error(f"{error.filename}: {error.strerror}")
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=report):
         real_dir = os.path.realpath(dirpath)
         if real_dir in seen_dirs:  # a symlink loop would otherwise walk forever
             dirnames[:] = []

@@ -37,7 +37,8 @@ def load_rgb_image(path) -> Image.Image:
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise DeepfakeError(f"{path}: over the {MAX_IMAGE_PIXELS:,}-pixel limit (decompression-bomb guard)") from None
     except FileNotFoundError:
-        raise DeepfakeError(f"{path}: no such file") from None
+        reason = "broken symlink" if path.is_symlink() else "no such file"
+        raise DeepfakeError(f"{path}: {reason}") from None
     except PermissionError:
         raise DeepfakeError(f"{path}: permission denied") from None
     except IsADirectoryError:

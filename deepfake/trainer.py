@@ -41,6 +41,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     img_size: int = 128
     eval_crops: int = 5
+    resize: int = 0
     val_fraction: float = 0.2
     seed: int = 0
     workers: Optional[int] = None
@@ -73,7 +74,7 @@ def fit(config: TrainConfig, log=print) -> Path:
     log(f"data: {len(train_images)} train {count_labels(train_images)}, {len(val_images)} validation "
         f"{count_labels(val_images)}")
 
-    preprocessing = Preprocessing(input_size=config.img_size, eval_crops=config.eval_crops)
+    preprocessing = Preprocessing(input_size=config.img_size, eval_crops=config.eval_crops, resize=config.resize)
     augmentation = Augmentation() if config.augment else NO_AUGMENTATION
     train_set = LabelledImageDataset(train_images, build_train_transform(preprocessing, augmentation))
     val_set = LabelledImageDataset(val_images, EvalTransform(preprocessing))
@@ -109,40 +110,46 @@ def fit(config: TrainConfig, log=print) -> Path:
         log(f"resumed from {config.resume} after epoch {start_epoch} (best validation ROC-AUC {best_auc:.4f})")
 
     started = time.time()
-    for epoch in range(start_epoch, config.epochs):
-        seed_everything(config.seed * 1000 + epoch)
-        epoch_started = time.time()
-        train_loader = _loader(train_set, config.batch_size, True, workers, config.seed * 1000 + epoch, device)
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False,
-                   disable=not config.show_progress)
-        train_loss = train_one_epoch(model, bar, optimizer, scheduler, device,
-                                     on_batch=lambda loss: bar.set_postfix(loss=f"{loss:.3f}"))
-        val_loader = _loader(val_set, config.batch_size, False, workers, config.seed, device)
-        val_bar = tqdm(val_loader, desc="validating", unit="batch", leave=False, disable=not config.show_progress)
-        val_scores = score(model, val_bar, device)
-        threshold = choose_threshold(val_scores.labels, val_scores.fake_probabilities, config.threshold_rule)
-        val_metrics = binary_metrics(val_scores.labels, val_scores.fake_probabilities, threshold)
-        row = {"epoch": epoch + 1, "train_loss": round(train_loss, 5), "val_roc_auc": val_metrics["roc_auc"],
-               "val_accuracy": round(val_metrics["accuracy"], 5), "threshold": round(threshold, 5),
-               "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - epoch_started, 1)}
-        history.append(row)
-        improved = (val_metrics["roc_auc"] or 0.0) > best_auc
-        card = ModelCard(arch=config.arch, model_kwargs=dict(config.model_kwargs), preprocessing=preprocessing,
-                         threshold=threshold, threshold_rule=f"{config.threshold_rule} on the validation split",
-                         training=dict(training, best_epoch=epoch + 1, history=history),
-                         validation_metrics=val_metrics, package_version=__version__)
-        if improved:
-            best_auc = val_metrics["roc_auc"] or 0.0
-            save_model(out_dir / BEST_CHECKPOINT, model, card)
-        save_training_state(out_dir / TRAINING_STATE, {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "epoch": epoch + 1, "best_auc": best_auc, "history": history, "training": training,
-            "model_card": card.to_json()})
-        write_epoch_log(out_dir / EPOCH_LOG, history)
-        auc_text = "n/a" if val_metrics["roc_auc"] is None else f"{val_metrics['roc_auc']:.4f}"
-        log(f"epoch {epoch + 1}/{config.epochs}: loss {train_loss:.4f}, val ROC-AUC {auc_text}, "
-            f"accuracy {val_metrics['accuracy']:.4f} at threshold {threshold:.3f}, {row['seconds']:.0f}s"
-            + ("  [best, saved]" if improved else ""))
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            seed_everything(config.seed * 1000 + epoch)
+            epoch_started = time.time()
+            train_loader = _loader(train_set, config.batch_size, True, workers, config.seed * 1000 + epoch, device)
+            bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False,
+                       disable=not config.show_progress)
+            train_loss = train_one_epoch(model, bar, optimizer, scheduler, device,
+                                         on_batch=lambda loss: bar.set_postfix(loss=f"{loss:.3f}"))
+            val_loader = _loader(val_set, config.batch_size, False, workers, config.seed, device)
+            val_bar = tqdm(val_loader, desc="validating", unit="batch", leave=False, disable=not config.show_progress)
+            val_scores = score(model, val_bar, device)
+            threshold = choose_threshold(val_scores.labels, val_scores.fake_probabilities, config.threshold_rule)
+            val_metrics = binary_metrics(val_scores.labels, val_scores.fake_probabilities, threshold)
+            row = {"epoch": epoch + 1, "train_loss": round(train_loss, 5), "val_roc_auc": val_metrics["roc_auc"],
+                   "val_accuracy": round(val_metrics["accuracy"], 5), "threshold": round(threshold, 5),
+                   "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - epoch_started, 1)}
+            history.append(row)
+            improved = (val_metrics["roc_auc"] or 0.0) > best_auc
+            card = ModelCard(arch=config.arch, model_kwargs=dict(config.model_kwargs), preprocessing=preprocessing,
+                             threshold=threshold, threshold_rule=f"{config.threshold_rule} on the validation split",
+                             training=dict(training, best_epoch=epoch + 1, history=history),
+                             validation_metrics=val_metrics, package_version=__version__)
+            if improved:
+                best_auc = val_metrics["roc_auc"] or 0.0
+                save_model(out_dir / BEST_CHECKPOINT, model, card)
+            save_training_state(out_dir / TRAINING_STATE, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "epoch": epoch + 1, "best_auc": best_auc, "history": history, "training": training,
+                "model_card": card.to_json()})
+            write_epoch_log(out_dir / EPOCH_LOG, history)
+            auc_text = "n/a" if val_metrics["roc_auc"] is None else f"{val_metrics['roc_auc']:.4f}"
+            log(f"epoch {epoch + 1}/{config.epochs}: loss {train_loss:.4f}, val ROC-AUC {auc_text}, "
+                f"accuracy {val_metrics['accuracy']:.4f} at threshold {threshold:.3f}, {row['seconds']:.0f}s"
+                + ("  [best, saved]" if improved else ""))
+    except KeyboardInterrupt:
+        # last.pt is rewritten only at the end of an epoch, so it is whole and consistent: resume from there.
+        log(f"interrupted during epoch {len(history) + 1}; {out_dir / TRAINING_STATE} holds the state after "
+            f"epoch {len(history)}: continue with the same command plus --resume")
+        raise
     log(f"done in {time.time() - started:.0f}s; best validation ROC-AUC {best_auc:.4f}; "
         f"checkpoint {out_dir / BEST_CHECKPOINT}")
     return out_dir / BEST_CHECKPOINT

@@ -20,6 +20,7 @@ class Preprocessing:
     mean: Tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: Tuple[float, float, float] = (0.5, 0.5, 0.5)
     eval_crops: int = 5  # 1 = centre crop; 5 = centre + four corners, logits averaged
+    resize: int = 0  # 0: crop at native resolution; N: first resize the shorter side to N pixels
 
     def __post_init__(self):
         if self.eval_crops not in (1, 5):
@@ -31,17 +32,17 @@ class Preprocessing:
     @classmethod
     def from_dict(cls, values: dict) -> "Preprocessing":
         return cls(input_size=int(values["input_size"]), mean=tuple(values["mean"]), std=tuple(values["std"]),
-                   eval_crops=int(values.get("eval_crops", 1)))
+                   eval_crops=int(values.get("eval_crops", 1)), resize=int(values.get("resize", 0)))
 
 
 @dataclass(frozen=True)
 class Augmentation:
     """CNNDetection-style degradations, so the detector survives what platforms do to uploads."""
-    downscale_probability: float = 0.2
+    downscale_probability: float = 0.1
     min_downscale: float = 0.5
-    blur_probability: float = 0.2
+    blur_probability: float = 0.1
     max_blur_sigma: float = 2.0
-    jpeg_probability: float = 0.3
+    jpeg_probability: float = 0.1
     min_jpeg_quality: int = 40
 
 
@@ -55,6 +56,18 @@ def _uniform(low: float, high: float) -> float:
 
 def _happens(probability: float) -> bool:
     return probability > 0 and torch.rand(()).item() < probability
+
+
+def resize_shorter_side(image: Image.Image, size: int) -> Image.Image:
+    scale = size / min(image.size)
+    return image.resize((max(size, round(image.width * scale)), max(size, round(image.height * scale))),
+                        Image.BICUBIC)
+
+
+def fit_to_input(image: Image.Image, preprocessing: "Preprocessing") -> Image.Image:
+    if preprocessing.resize:
+        return resize_shorter_side(image, preprocessing.resize)
+    return upscale_to_at_least(image, preprocessing.input_size)
 
 
 def upscale_to_at_least(image: Image.Image, size: int) -> Image.Image:
@@ -97,7 +110,7 @@ def build_train_transform(preprocessing: Preprocessing, augmentation: Augmentati
     size = preprocessing.input_size
     return v2.Compose([
         Degrade(augmentation),
-        lambda image: upscale_to_at_least(image, size),
+        lambda image: fit_to_input(image, preprocessing),
         v2.RandomCrop(size),
         v2.RandomHorizontalFlip(),
         _to_normalized_tensor(preprocessing),
@@ -113,7 +126,7 @@ class EvalTransform:
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         size = self.preprocessing.input_size
-        image = upscale_to_at_least(image, size)
+        image = fit_to_input(image, self.preprocessing)
         if self.preprocessing.eval_crops == 5:
             crops = TF.five_crop(image, [size, size])
         else:

@@ -8,7 +8,6 @@ from PIL import Image
 import numpy as np
 
 from conftest import make_labelled_folder, run_script, synthetic_image
-from deepfake.trainer import TrainConfig, fit
 
 
 def assert_one_line_error(result, *fragments):
@@ -88,35 +87,6 @@ def test_load_model_describes_the_checkpoint(trained_checkpoint):
     for fragment in ("artifact_cnn_tiny", "parameters", "32x32", "threshold", "normalisation", "trained on",
                      "validation", "deepfake 0."):
         assert fragment in result.stdout
-
-
-def test_interrupted_run_resumes_to_the_same_result(labelled_folder, tmp_path):
-    def config(out, resume=None):
-        return TrainConfig(data_dirs=[str(labelled_folder)], out_dir=str(out), arch="artifact_cnn_tiny", epochs=3,
-                           batch_size=8, lr=0.01, img_size=32, workers=0, resume=resume, show_progress=False)
-
-    def stop_after_first_epoch(message):
-        if message.startswith("epoch 1/"):
-            raise KeyboardInterrupt  # as if killed right after epoch 1's state was written
-
-    with pytest.raises(KeyboardInterrupt):
-        fit(config(tmp_path / "interrupted"), log=stop_after_first_epoch)
-    resumed = run_script("train.py", "--data", str(labelled_folder), "--arch", "artifact_cnn_tiny", "--epochs", "3",
-                         "--batch-size", "8", "--lr", "0.01", "--img-size", "32", "--workers", "0",
-                         "--out", str(tmp_path / "interrupted"), "--resume")
-    assert resumed.returncode == 0, resumed.stderr
-    assert "resumed from" in resumed.stdout and "epoch 1/3" not in resumed.stdout
-
-    fit(config(tmp_path / "straight"), log=lambda message: None)
-    straight = (tmp_path / "straight" / "log.csv").read_text().splitlines()
-    after_resume = (tmp_path / "interrupted" / "log.csv").read_text().splitlines()
-    strip_seconds = lambda lines: [line.rsplit(",", 1)[0] for line in lines]  # noqa: E731
-    assert strip_seconds(after_resume) == strip_seconds(straight)
-
-    different_length = run_script("train.py", "--data", str(labelled_folder), "--arch", "artifact_cnn_tiny",
-                                  "--epochs", "5", "--batch-size", "8", "--img-size", "32", "--workers", "0",
-                                  "--out", str(tmp_path / "interrupted"), "--resume")
-    assert_one_line_error(different_length, "--epochs 3")
 
 
 @pytest.mark.parametrize("script, args, fragments", [

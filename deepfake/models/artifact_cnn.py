@@ -9,6 +9,7 @@ from typing import Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ..registry import register_model
 
@@ -18,6 +19,7 @@ class ArtifactCNNConfig:
     channels: Tuple[int, ...] = (16, 32, 64, 128)
     hidden: int = 64
     dropout: float = 0.3
+    residual_input: bool = False  # feed NPR's residual (image minus its 2x down-up copy) beside the RGB
 
 
 def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -28,10 +30,22 @@ def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
+def neighbouring_pixel_residual(images: torch.Tensor) -> torch.Tensor:
+    """NPR (Tan et al., CVPR 2024): what nearest-neighbour 2x up-sampling cannot explain.
+
+    Generators up-sample; the correlation they leave between neighbouring pixels shows up in this residual
+    whatever the image content is, which is why it transfers across generators.
+    """
+    height, width = images.shape[-2:]
+    down = F.interpolate(images, scale_factor=0.5, mode="nearest")
+    return images - F.interpolate(down, size=(height, width), mode="nearest")
+
+
 class ArtifactCNN(nn.Module):
     def __init__(self, config: ArtifactCNNConfig = ArtifactCNNConfig()):
         super().__init__()
-        blocks, in_channels = [], 3
+        self.residual_input = config.residual_input
+        blocks, in_channels = [], 6 if config.residual_input else 3
         for out_channels in config.channels:
             blocks += [conv_bn_relu(in_channels, out_channels), conv_bn_relu(out_channels, out_channels),
                        nn.MaxPool2d(2)]
@@ -50,14 +64,17 @@ class ArtifactCNN(nn.Module):
         return [m for m in self.features.modules() if isinstance(m, nn.Conv2d)][-1]
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.residual_input:
+            images = torch.cat([images, neighbouring_pixel_residual(images)], dim=1)
         feature_map = self.features(images)
         pooled = torch.cat([feature_map.mean(dim=(2, 3)), feature_map.amax(dim=(2, 3))], dim=1)
         return self.head(pooled).squeeze(1)
 
 
 @register_model
-def artifact_cnn(channels=(16, 32, 64, 128), hidden: int = 64, dropout: float = 0.3) -> ArtifactCNN:
-    return ArtifactCNN(ArtifactCNNConfig(tuple(channels), hidden, dropout))
+def artifact_cnn(channels=(16, 32, 64, 128), hidden: int = 64, dropout: float = 0.3,
+                 residual_input: bool = False) -> ArtifactCNN:
+    return ArtifactCNN(ArtifactCNNConfig(tuple(channels), hidden, dropout, residual_input))
 
 
 @register_model

@@ -123,6 +123,29 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+COMPARISON_COLUMNS = ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "threshold",
+                      "images_per_second")
+
+
+def format_comparison(reports: List[dict]) -> str:
+    """One row per checkpoint on the same images: the answer to "how does it do against X on my data"."""
+    first = reports[0]
+    header = (f"{len(reports)} checkpoints on {', '.join(first['data'])} ({first['split']}): "
+              f"{first['n_real']} real, {first['n_fake']} fake")
+    names = [Path(report["weights"]).name for report in reports]
+    width = max(len("checkpoint"), *map(len, names))
+    rows = [f"{'checkpoint':<{width}}  " + "  ".join(f"{column:>{max(len(column), 8)}}"
+                                                    for column in COMPARISON_COLUMNS)]
+    for name, report in zip(names, reports):
+        cells = []
+        for column in COMPARISON_COLUMNS:
+            value = report[column]
+            text = "n/a" if value is None else (f"{value:.1f}" if column == "images_per_second" else f"{value:.4f}")
+            cells.append(f"{text:>{max(len(column), 8)}}")
+        rows.append(f"{name:<{width}}  " + "  ".join(cells))
+    return "\n".join([header, *rows])
+
+
 def evaluate_main(argv: Optional[List[str]] = None) -> int:
     args = get_evaluate_parser().parse_args(argv)
     from .evaluation import evaluate_checkpoints
@@ -134,7 +157,7 @@ def evaluate_main(argv: Optional[List[str]] = None) -> int:
     reports = evaluate_checkpoints(args.weights, data_dirs, split, args.batch_size, args.workers, args.threshold,
                                    show_progress=sys.stderr.isatty(),
                                    on_failure=lambda message: print(f"skipped: {message}", file=sys.stderr))
-    print("\n\n".join(format_report(report) for report in reports))
+    print(format_report(reports[0]) if len(reports) == 1 else format_comparison(reports))
     if args.json:
         Path(args.json).write_text(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2) + "\n")
     return 0

@@ -48,8 +48,9 @@ def trained_checkpoint(tmp_path_factory, labelled_folder) -> Path:
 
 
 def run_script(script: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / script), *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=600)
+    """Run a root script (or `-m module`) the way a user does, from the project root."""
+    target = [script] if script.startswith("-") else [str(ROOT / script)]
+    return subprocess.run([sys.executable, *target, *args], capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 
 requires_shared_data = pytest.mark.skipif(not SHARED_DATASETS.is_dir(),

@@ -1,6 +1,7 @@
 """End to end through the root scripts, as a user runs them: train -> evaluate -> predict -> load_model."""
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -109,3 +110,18 @@ def test_user_errors_are_one_line(tmp_path, script, args, fragments):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
     result = run_script(script, *[arg.format(tmp=tmp_path) for arg in args])
     assert_one_line_error(result, *fragments)
+
+
+def test_evaluate_compares_several_checkpoints_in_one_table(trained_checkpoint, labelled_folder, tmp_path):
+    other = tmp_path / "other.safetensors"
+    shutil.copy(trained_checkpoint, other)
+    out = tmp_path / "comparison.json"
+    result = run_script("evaluate.py", "--data", str(labelled_folder), "--weights", str(trained_checkpoint),
+                        str(other), "--json", str(out), "--workers", "0")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[1].split()[:3] == ["checkpoint", "accuracy", "precision"] and "images_per_second" in lines[1]
+    assert lines[2].startswith("best.safetensors") and lines[3].startswith("other.safetensors")
+    assert lines[2].split()[1:-1] == lines[3].split()[1:-1]  # same weights, same metrics
+    reports = json.loads(out.read_text())
+    assert [Path(r["weights"]).name for r in reports] == ["best.safetensors", "other.safetensors"]

@@ -1,2 +1,2 @@
 """Importing this package registers every architecture in it."""
-from . import artifact_cnn  # noqa: F401  (registers artifact_cnn, artifact_cnn_tiny)
+from . import artifact_cnn, mesonet  # noqa: F401  (each module registers its architectures)

@@ -99,8 +99,38 @@ def get_evaluate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold", type=float, default=None,
                         help="override the checkpoint's threshold (it was chosen on validation data)")
     parser.add_argument("--json", metavar="OUT", default=None, help="also write the metrics as JSON to OUT")
+    parser.add_argument("--plots", metavar="DIR", default=None,
+                        help="write ROC, precision-recall, confusion matrix, score histogram and reliability PNGs")
+    parser.add_argument("--report", metavar="HTML", default=None,
+                        help="write one self-contained HTML page: metrics, plots, worst mistakes, model card")
     loader_arguments(parser)
     return parser
+
+
+def write_pictures(evaluations, plots_dir: Optional[str], report_path: Optional[str]) -> None:
+    """Plots per checkpoint (a sub-folder each when several are compared) and the HTML report(s)."""
+    import tempfile
+    from .plots import save_evaluation_plots
+    from .report import write_report
+    several = len(evaluations) > 1
+    with tempfile.TemporaryDirectory() as scratch:
+        for evaluation in evaluations:
+            report = evaluation.report
+            stem = Path(report["weights"]).stem
+            out_dir = Path(plots_dir or scratch) / (stem if several else "")
+            subtitle = (f"{Path(report['weights']).name} ({report['arch']}) on "
+                        f"{', '.join(Path(d).name for d in report['data'])}, {report['split']}: "
+                        f"{report['n_real']} real, {report['n_fake']} fake")
+            plot_paths = save_evaluation_plots(evaluation.labels, evaluation.fake_probabilities,
+                                               report["threshold"], report["confusion_matrix"], out_dir, subtitle)
+            if plots_dir:
+                print(f"plots: {', '.join(str(path) for path in plot_paths.values())}", file=sys.stderr)
+            if report_path:
+                target = Path(report_path)
+                if several:
+                    target = target.with_name(f"{target.stem}.{stem}{target.suffix}")
+                write_report(evaluation, plot_paths, target)
+                print(f"report: {target}", file=sys.stderr)
 
 
 def format_report(report: dict) -> str:
@@ -154,12 +184,15 @@ def evaluate_main(argv: Optional[List[str]] = None) -> int:
     if args.data is None and not any(Path(DEFAULT_DATA).glob("*/*")):
         raise DeepfakeError(f"{DEFAULT_DATA}/ is empty: put images in {DEFAULT_DATA}/real/ and {DEFAULT_DATA}/fake/ "
                             f"(see {DEFAULT_DATA}/README.md) or pass --data DIR")
-    reports = evaluate_checkpoints(args.weights, data_dirs, split, args.batch_size, args.workers, args.threshold,
-                                   show_progress=sys.stderr.isatty(),
-                                   on_failure=lambda message: print(f"skipped: {message}", file=sys.stderr))
+    evaluations = evaluate_checkpoints(args.weights, data_dirs, split, args.batch_size, args.workers,
+                                       args.threshold, show_progress=sys.stderr.isatty(),
+                                       on_failure=lambda message: print(f"skipped: {message}", file=sys.stderr))
+    reports = [evaluation.report for evaluation in evaluations]
     print(format_report(reports[0]) if len(reports) == 1 else format_comparison(reports))
     if args.json:
         Path(args.json).write_text(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2) + "\n")
+    if args.plots or args.report:
+        write_pictures(evaluations, args.plots, args.report)
     return 0
 
 
@@ -171,6 +204,9 @@ def get_predict_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: path, label, fake_probability")
     parser.add_argument("--threshold", type=float, default=None, help="override the checkpoint's threshold")
+    parser.add_argument("--explain", metavar="OUT_DIR", default=None,
+                        help="also save a Grad-CAM overlay per image (OUT_DIR/<name>.gradcam.png) showing which "
+                             "regions drove the fake score")
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first file that cannot be read (default: report it, skip it, go on)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
@@ -207,12 +243,19 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
         if isinstance(result, Failure):
             n_failed += 1
             report_failure(result.message)
-        elif args.json:
-            n_scored += 1
-            print(json.dumps(result.to_dict()), flush=True)
+            continue
+        n_scored += 1
+        record = result.to_dict()
+        if args.explain:
+            from .explain import save_explanation
+            source = Path(result.path)
+            record["explanation"] = str(save_explanation(detector, load_rgb_image(source), source,
+                                                         Path(args.explain)))
+        if args.json:
+            print(json.dumps(record), flush=True)
         else:
-            n_scored += 1
-            print(f"{result.path}\t{result.label}\t{result.fake_probability:.4f}", flush=True)
+            print("\t".join([result.path, result.label, f"{result.fake_probability:.4f}"]
+                            + ([record["explanation"]] if args.explain else [])), flush=True)
     if len(paths) > 1 or n_failed:
         print(f"{n_scored} scored, {n_failed} failed", file=sys.stderr)
     return 1 if n_failed else 0

@@ -1,11 +1,13 @@
 """Scoring checkpoints on labelled folders: the metrics reports behind evaluate.py."""
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from .checkpoint import ModelCard
 from .data import LabelledImageDataset, collate_skipping_failures, discover_roots, select_split, worker_count
 from .engine import score
 from .errors import DeepfakeError
@@ -16,32 +18,44 @@ from .metrics import binary_metrics
 DEFAULT_SPLIT = {"seed": 0, "val_fraction": 0.2, "split_by": "folder"}
 
 
+@dataclass
+class Evaluation:
+    """The metrics of one checkpoint, and the per-image scores behind them (for plots and reports)."""
+    report: Dict
+    paths: List[Path]
+    labels: List[int]
+    fake_probabilities: List[float]
+    card: ModelCard
+
+
 def evaluate_checkpoints(weights: Sequence, data_dirs: Sequence, split: str = "all", batch_size: int = 32,
                          workers: Optional[int] = None, threshold: Optional[float] = None,
                          show_progress: bool = True, on_failure: Callable[[str], None] = lambda message: None
-                         ) -> List[Dict]:
-    """One metrics report per checkpoint, all on the same folders (scanned once).
+                         ) -> List[Evaluation]:
+    """One evaluation per checkpoint, all on the same folders (scanned once).
 
     split="val" or "train" takes the side of the split each checkpoint recorded when it was trained.
     """
     images_by_root = discover_roots(data_dirs)
-    reports = []
+    evaluations = []
     for checkpoint in weights:
         detector = load_detector(checkpoint)
         recorded = {key: detector.card.training.get(key, default) for key, default in DEFAULT_SPLIT.items()}
         images = select_split(images_by_root, split, recorded["val_fraction"], recorded["seed"],
                               recorded["split_by"])
-        report = evaluate_detector(detector, images, batch_size, workers, threshold, show_progress, on_failure,
-                                   name=Path(checkpoint).name)
-        report.update({"weights": str(checkpoint), "data": [str(d) for d in data_dirs], "split": split})
-        reports.append(report)
-    return reports
+        evaluation = evaluate_detector(detector, images, batch_size, workers, threshold, show_progress, on_failure,
+                                       name=Path(checkpoint).name)
+        evaluation.report.update({"weights": str(checkpoint), "data": [str(d) for d in data_dirs], "split": split})
+        evaluations.append(evaluation)
+    return evaluations
 
 
 def evaluate_detector(detector: Detector, images, batch_size: int = 32, workers: Optional[int] = None,
                       threshold: Optional[float] = None, show_progress: bool = True,
-                      on_failure: Callable[[str], None] = lambda message: None, name: str = "model") -> Dict:
-    dataset = LabelledImageDataset(images, detector.transform)
+                      on_failure: Callable[[str], None] = lambda message: None, name: str = "model",
+                      transform: Optional[Callable] = None) -> Evaluation:
+    """Score labelled images; `transform` replaces the detector's own (to perturb images first, say)."""
+    dataset = LabelledImageDataset(images, transform or detector.transform)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=worker_count(workers),
                         collate_fn=collate_skipping_failures)
     started = time.time()
@@ -61,4 +75,5 @@ def evaluate_detector(detector: Detector, images, batch_size: int = 32, workers:
         "n_failed": len(scores.failures),
         "images_per_second": round(len(scores.indices) / max(seconds, 1e-9), 1),
     })
-    return report
+    return Evaluation(report, [dataset.images[i].path for i in scores.indices], scores.labels,
+                      scores.fake_probabilities, detector.card)

@@ -21,12 +21,14 @@ from .data import (LabelledImageDataset, collate_skipping_failures, count_labels
 from .engine import score, train_one_epoch
 from .errors import DeepfakeError
 from .metrics import binary_metrics, choose_threshold
+from .plots import save_training_curves
 from .registry import create_model
 from .transforms import NO_AUGMENTATION, Augmentation, EvalTransform, Preprocessing, build_train_transform
 
 BEST_CHECKPOINT = "best.safetensors"
 TRAINING_STATE = "last.pt"
 EPOCH_LOG = "log.csv"
+TRAINING_CURVES = "training_curves.png"
 
 
 @dataclass
@@ -141,6 +143,8 @@ def fit(config: TrainConfig, log=print) -> Path:
                 "epoch": epoch + 1, "best_auc": best_auc, "history": history, "training": training,
                 "model_card": card.to_json()})
             write_epoch_log(out_dir / EPOCH_LOG, history)
+            save_training_curves(history, out_dir / TRAINING_CURVES,
+                                 f"{config.arch} on {', '.join(entry['name'] for entry in data_summary)}")
             auc_text = "n/a" if val_metrics["roc_auc"] is None else f"{val_metrics['roc_auc']:.4f}"
             log(f"epoch {epoch + 1}/{config.epochs}: loss {train_loss:.4f}, val ROC-AUC {auc_text}, "
                 f"accuracy {val_metrics['accuracy']:.4f} at threshold {threshold:.3f}, {row['seconds']:.0f}s"

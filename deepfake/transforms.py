@@ -100,7 +100,7 @@ class Degrade:
         return image
 
 
-def _to_normalized_tensor(preprocessing: Preprocessing):
+def to_normalized_tensor(preprocessing: Preprocessing):
     return v2.Compose([v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True),
                        v2.Normalize(list(preprocessing.mean), list(preprocessing.std))])
 
@@ -113,7 +113,7 @@ def build_train_transform(preprocessing: Preprocessing, augmentation: Augmentati
         lambda image: fit_to_input(image, preprocessing),
         v2.RandomCrop(size),
         v2.RandomHorizontalFlip(),
-        _to_normalized_tensor(preprocessing),
+        to_normalized_tensor(preprocessing),
     ])
 
 
@@ -122,7 +122,7 @@ class EvalTransform:
 
     def __init__(self, preprocessing: Preprocessing):
         self.preprocessing = preprocessing
-        self.to_tensor = _to_normalized_tensor(preprocessing)
+        self.to_tensor = to_normalized_tensor(preprocessing)
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         size = self.preprocessing.input_size

@@ -42,6 +42,8 @@ def neighbouring_pixel_residual(images: torch.Tensor) -> torch.Tensor:
 
 
 class ArtifactCNN(nn.Module):
+    accepts_any_size = True  # global pooling: whole images can be scored or explained at native size
+
     def __init__(self, config: ArtifactCNNConfig = ArtifactCNNConfig()):
         super().__init__()
         self.residual_input = config.residual_input

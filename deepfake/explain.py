@@ -1,0 +1,57 @@
+"""Grad-CAM heatmaps: which regions of an image pushed the fake score up (captum's LayerGradCam).
+
+The map is taken on the model's last convolution, for the fake logit. Models that accept any input size
+(artifact_cnn) are explained on the whole image at native resolution; fixed-size ones (MesoNet) on the
+crop they score.
+"""
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib import colormaps
+from PIL import Image
+
+from .inference import Detector
+from .transforms import fit_to_input, to_normalized_tensor
+
+# Larger photos are explained on their central 1024x1024 pixels: resizing would erase the very traces
+# being explained, and a 12-megapixel backward pass needs gigabytes.
+MAX_EXPLAINED_SIDE = 1024
+
+
+def grad_cam(detector: Detector, image: Image.Image) -> "tuple[Image.Image, np.ndarray]":
+    """(the image region explained, a heatmap in [0, 1] of the same size)."""
+    from captum.attr import LayerGradCam
+
+    preprocessing = detector.card.preprocessing
+    view = fit_to_input(image, preprocessing)
+    if getattr(detector.model, "accepts_any_size", False):
+        width, height = min(view.width, MAX_EXPLAINED_SIDE), min(view.height, MAX_EXPLAINED_SIDE)
+    else:
+        width = height = preprocessing.input_size
+    left, top = (view.width - width) // 2, (view.height - height) // 2
+    view = view.crop((left, top, left + width, top + height))
+    inputs = to_normalized_tensor(preprocessing)(view).unsqueeze(0).to(detector.device)
+    inputs.requires_grad_(True)
+    explainer = LayerGradCam(detector.model, detector.model.last_conv)
+    with torch.enable_grad():
+        attribution = explainer.attribute(inputs, relu_attributions=True)
+    heatmap = F.interpolate(attribution.detach().float(), size=inputs.shape[-2:], mode="bilinear",
+                            align_corners=False)[0, 0].cpu().numpy()
+    peak = heatmap.max()
+    return view, (heatmap / peak if peak > 0 else heatmap)
+
+
+def overlay(view: Image.Image, heatmap: np.ndarray, opacity: float = 0.45) -> Image.Image:
+    colours = (colormaps["jet"](heatmap)[..., :3] * 255).astype(np.uint8)
+    return Image.blend(view.convert("RGB"), Image.fromarray(colours), opacity)
+
+
+def save_explanation(detector: Detector, image: Image.Image, source: Path, out_dir: Path) -> Path:
+    """Write `<name>.gradcam.png` (the overlay) into out_dir; returns its path."""
+    view, heatmap = grad_cam(detector, image)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{source.stem}.gradcam.png"
+    overlay(view, heatmap).save(path)
+    return path

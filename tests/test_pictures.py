@@ -1,0 +1,86 @@
+"""Plots, training curves, Grad-CAM overlays and the HTML report exist and are well formed."""
+import json
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import run_script, synthetic_image
+from deepfake import create_model, load_detector
+from deepfake.checkpoint import ModelCard, save_model
+from deepfake.explain import grad_cam
+from deepfake.transforms import Preprocessing
+
+
+def assert_picture(path, min_size=(300, 250)):
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        assert image.size[0] >= min_size[0] and image.size[1] >= min_size[1], image.size
+        colours = np.asarray(image.convert("L"))
+        assert colours.std() > 5, f"{path} is blank"
+
+
+def test_training_writes_curves_beside_the_checkpoint(trained_checkpoint):
+    assert_picture(trained_checkpoint.parent / "training_curves.png", (600, 250))
+
+
+def test_evaluate_plots_and_report(trained_checkpoint, labelled_folder, tmp_path):
+    result = run_script("evaluate.py", "--data", str(labelled_folder), "--weights", str(trained_checkpoint),
+                        "--plots", str(tmp_path / "plots"), "--report", str(tmp_path / "report.html"),
+                        "--workers", "0")
+    assert result.returncode == 0, result.stderr
+    for name in ("roc", "precision_recall", "confusion_matrix", "score_histogram", "reliability"):
+        assert_picture(tmp_path / "plots" / f"{name}.png")
+
+    class Collector(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.images, self.text = [], [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            if tag == "img":
+                self.images.append(dict(attrs)["src"])
+
+        def handle_data(self, data):
+            self.text.append(data)
+
+    page = (tmp_path / "report.html").read_text()
+    parser = Collector()
+    parser.feed(page)
+    parser.close()
+    text = " ".join(parser.text)
+    assert {"html", "head", "body", "table"} <= set(parser.tags)
+    assert len([src for src in parser.images if src.startswith("data:image/png;base64,")]) == 5
+    for fragment in ("ROC-AUC", "Worst false positives", "Worst false negatives", "artifact_cnn_tiny", "Threshold"):
+        assert fragment in text
+    assert "http" not in page.split("<body>")[1]  # self-contained: nothing fetched when opened
+
+
+@pytest.mark.parametrize("arch, preprocessing", [
+    ("artifact_cnn_tiny", Preprocessing(input_size=32)),
+    ("meso4", Preprocessing(input_size=256, mean=(0, 0, 0), std=(1, 1, 1), eval_crops=1, resize=256)),
+    ("mesoinception4", Preprocessing(input_size=256, mean=(0, 0, 0), std=(1, 1, 1), eval_crops=1, resize=256)),
+])
+def test_grad_cam_for_each_family(tmp_path, arch, preprocessing):
+    save_model(tmp_path / "m.safetensors", create_model(arch), ModelCard(arch, {}, preprocessing))
+    detector = load_detector(tmp_path / "m.safetensors", device="cpu")
+    image = synthetic_image(np.random.default_rng(0), fake=True, size=300)
+    view, heatmap = grad_cam(detector, image)
+    assert heatmap.shape == (view.height, view.width)
+    assert heatmap.min() >= 0 and heatmap.max() <= 1 and np.isfinite(heatmap).all()
+
+
+def test_predict_explain_writes_an_overlay_per_image(trained_checkpoint, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for index in range(2):
+        synthetic_image(np.random.default_rng(index), fake=bool(index), size=64).save(folder / f"img{index}.png")
+    result = run_script("predict.py", "--image_path", str(folder), "--weights", str(trained_checkpoint), "--json",
+                        "--explain", str(tmp_path / "why"))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["explanation"].rsplit("/", 1)[-1] for r in records] == ["img0.gradcam.png", "img1.gradcam.png"]
+    assert_picture(records[0]["explanation"], (64, 64))

@@ -99,6 +99,9 @@ def get_evaluate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold", type=float, default=None,
                         help="override the checkpoint's threshold (it was chosen on validation data)")
     parser.add_argument("--json", metavar="OUT", default=None, help="also write the metrics as JSON to OUT")
+    parser.add_argument("--robustness", action="store_true",
+                        help="also score the images re-encoded as JPEG q95/75/50, downscaled 0.5x, blurred "
+                             "(sigma 1) and centre-cropped to 0.8, and print ROC-AUC under each")
     parser.add_argument("--plots", metavar="DIR", default=None,
                         help="write ROC, precision-recall, confusion matrix, score histogram and reliability PNGs")
     parser.add_argument("--report", metavar="HTML", default=None,
@@ -176,6 +179,16 @@ def format_comparison(reports: List[dict]) -> str:
     return "\n".join([header, *rows])
 
 
+def format_robustness(report: dict) -> str:
+    lines = [f"robustness of {Path(report['weights']).name}:",
+             f"  {'condition':<24}{'roc_auc':>9}{'drop':>9}{'accuracy':>10}"]
+    for row in report["robustness"]:
+        auc, drop = row["roc_auc"], row["roc_auc_drop"]
+        lines.append(f"  {row['condition']:<24}{'n/a' if auc is None else f'{auc:.4f}':>9}"
+                     f"{'n/a' if drop is None else f'{drop:+.4f}':>9}{row['accuracy']:>10.4f}")
+    return "\n".join(lines)
+
+
 def evaluate_main(argv: Optional[List[str]] = None) -> int:
     args = get_evaluate_parser().parse_args(argv)
     from .evaluation import evaluate_checkpoints
@@ -186,9 +199,13 @@ def evaluate_main(argv: Optional[List[str]] = None) -> int:
                             f"(see {DEFAULT_DATA}/README.md) or pass --data DIR")
     evaluations = evaluate_checkpoints(args.weights, data_dirs, split, args.batch_size, args.workers,
                                        args.threshold, show_progress=sys.stderr.isatty(),
-                                       on_failure=lambda message: print(f"skipped: {message}", file=sys.stderr))
+                                       on_failure=lambda message: print(f"skipped: {message}", file=sys.stderr),
+                                       robustness=args.robustness)
     reports = [evaluation.report for evaluation in evaluations]
     print(format_report(reports[0]) if len(reports) == 1 else format_comparison(reports))
+    for report in reports:
+        if "robustness" in report:
+            print(format_robustness(report))
     if args.json:
         Path(args.json).write_text(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2) + "\n")
     if args.plots or args.report:

@@ -30,11 +30,12 @@ class Evaluation:
 
 def evaluate_checkpoints(weights: Sequence, data_dirs: Sequence, split: str = "all", batch_size: int = 32,
                          workers: Optional[int] = None, threshold: Optional[float] = None,
-                         show_progress: bool = True, on_failure: Callable[[str], None] = lambda message: None
-                         ) -> List[Evaluation]:
+                         show_progress: bool = True, on_failure: Callable[[str], None] = lambda message: None,
+                         robustness: bool = False) -> List[Evaluation]:
     """One evaluation per checkpoint, all on the same folders (scanned once).
 
-    split="val" or "train" takes the side of the split each checkpoint recorded when it was trained.
+    split="val" or "train" takes the side of the split each checkpoint recorded when it was trained;
+    robustness=True adds the degradation table to each report (under "robustness").
     """
     images_by_root = discover_roots(data_dirs)
     evaluations = []
@@ -46,6 +47,9 @@ def evaluate_checkpoints(weights: Sequence, data_dirs: Sequence, split: str = "a
         evaluation = evaluate_detector(detector, images, batch_size, workers, threshold, show_progress, on_failure,
                                        name=Path(checkpoint).name)
         evaluation.report.update({"weights": str(checkpoint), "data": [str(d) for d in data_dirs], "split": split})
+        if robustness:
+            evaluation.report["robustness"] = robustness_table(detector, images, batch_size, workers, show_progress,
+                                                               clean=evaluation)
         evaluations.append(evaluation)
     return evaluations
 
@@ -77,3 +81,21 @@ def evaluate_detector(detector: Detector, images, batch_size: int = 32, workers:
     })
     return Evaluation(report, [dataset.images[i].path for i in scores.indices], scores.labels,
                       scores.fake_probabilities, detector.card)
+
+
+def robustness_table(detector: Detector, images, batch_size: int = 32, workers: Optional[int] = None,
+                     show_progress: bool = True, clean: Optional[Evaluation] = None) -> List[Dict]:
+    """ROC-AUC and accuracy (at the checkpoint's threshold) on clean images and under each degradation."""
+    from .perturbations import ROBUSTNESS_SUITE, Perturbed
+    clean = clean or evaluate_detector(detector, images, batch_size, workers, show_progress=show_progress,
+                                       name="clean")
+    rows = [{"condition": "clean", "roc_auc": clean.report["roc_auc"], "accuracy": clean.report["accuracy"],
+             "roc_auc_drop": 0.0}]
+    for name, perturbation in ROBUSTNESS_SUITE.items():
+        report = evaluate_detector(detector, images, batch_size, workers, show_progress=show_progress, name=name,
+                                   transform=Perturbed(perturbation, detector.transform)).report
+        both_defined = report["roc_auc"] is not None and rows[0]["roc_auc"] is not None
+        drop = rows[0]["roc_auc"] - report["roc_auc"] if both_defined else None
+        rows.append({"condition": name, "roc_auc": report["roc_auc"], "accuracy": report["accuracy"],
+                     "roc_auc_drop": drop})
+    return rows

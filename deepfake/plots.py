@@ -117,12 +117,13 @@ def save_evaluation_plots(labels: List[int], scores: List[float], threshold: flo
     """Write the five evaluation pictures; curves that need both classes are skipped on one-class data."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    figures = {"confusion_matrix": confusion_figure(confusion, threshold, subtitle),
-               "score_histogram": histogram_figure(labels, scores, threshold, subtitle),
-               "reliability": reliability_figure(labels, scores, subtitle)}
+    figures = {}
     if 0 < sum(labels) < len(labels):
         figures["roc"] = roc_figure(labels, scores, threshold, subtitle)
         figures["precision_recall"] = precision_recall_figure(labels, scores, threshold, subtitle)
+    figures["confusion_matrix"] = confusion_figure(confusion, threshold, subtitle)
+    figures["score_histogram"] = histogram_figure(labels, scores, threshold, subtitle)
+    figures["reliability"] = reliability_figure(labels, scores, subtitle)
     paths = {}
     for name, figure in figures.items():
         paths[name] = out_dir / f"{name}.png"

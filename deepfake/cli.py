@@ -64,6 +64,9 @@ def get_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold-rule", choices=THRESHOLD_RULES, default="balanced_accuracy",
                         help="how the decision threshold is chosen on the validation split")
     parser.add_argument("--no-augment", action="store_true", help="no blur/JPEG/downscale augmentation")
+    parser.add_argument("--faces", action="store_true",
+                        help="train on face crops (detected once, cached in OUT/face_cache); prediction with "
+                             "the checkpoint then crops faces too")
     parser.add_argument("--out", default="runs/train", help="folder for best.safetensors, last.pt and log.csv")
     parser.add_argument("--resume", nargs="?", const="auto", default=None,
                         help="continue from a training state (default: OUT/last.pt)")
@@ -81,6 +84,7 @@ def train_main(argv: Optional[List[str]] = None) -> int:
                          batch_size=args.batch_size, lr=args.lr, img_size=args.img_size, eval_crops=args.eval_crops,
                          val_fraction=args.val_fraction, seed=args.seed, workers=args.workers,
                          split_by=args.split_by, threshold_rule=args.threshold_rule, augment=not args.no_augment,
+                         faces=args.faces,
                          resume=resume, show_progress=sys.stderr.isatty(),
                          **({"device": args.device} if args.device else {}))
     fit(config)
@@ -215,11 +219,20 @@ def evaluate_main(argv: Optional[List[str]] = None) -> int:
 
 # ---------------------------------------------------------------- predict.py
 def get_predict_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Say whether images are fake (AI-generated or manipulated).")
-    parser.add_argument("--image_path", required=True, help="an image, or a folder searched recursively")
+    from .aggregate import AGGREGATIONS
+    parser = argparse.ArgumentParser(description="Say whether images and videos are fake (AI-generated or "
+                                                 "manipulated).")
+    parser.add_argument("--image_path", required=True,
+                        help="an image, a video, or a folder of both (searched recursively)")
     weights_argument(parser)
     parser.add_argument("--json", action="store_true",
-                        help="one JSON object per line: path, label, fake_probability")
+                        help="one JSON object per line: path, label, fake_probability (+ faces, frames)")
+    parser.add_argument("--csv", metavar="OUT", default=None, help="also write one CSV row per file to OUT")
+    parser.add_argument("--faces", action="store_true",
+                        help="score each detected face (the most suspicious decides); no face: the whole image")
+    parser.add_argument("--frames", type=int, default=16, help="frames sampled uniformly per video (default 16)")
+    parser.add_argument("--aggregate", choices=sorted(AGGREGATIONS), default="mean",
+                        help="how frame scores make a video's score (default: mean)")
     parser.add_argument("--threshold", type=float, default=None, help="override the checkpoint's threshold")
     parser.add_argument("--explain", metavar="OUT_DIR", default=None,
                         help="also save a Grad-CAM overlay per image (OUT_DIR/<name>.gradcam.png) showing which "
@@ -231,48 +244,89 @@ def get_predict_parser() -> argparse.ArgumentParser:
     return parser
 
 
+CSV_COLUMNS = ("path", "kind", "label", "fake_probability", "n_faces", "n_frames", "aggregation", "note",
+               "explanation")
+
+
+def csv_row(record: dict) -> dict:
+    frames = record.get("frames")
+    faces = record.get("faces")
+    return {"path": record["path"], "kind": "video" if frames is not None else "image", "label": record["label"],
+            "fake_probability": record["fake_probability"],
+            "n_faces": "" if faces is None else len(faces), "n_frames": "" if frames is None else len(frames),
+            "aggregation": record.get("aggregation", ""), "note": record.get("note", ""),
+            "explanation": record.get("explanation", "")}
+
+
 def predict_main(argv: Optional[List[str]] = None) -> int:
     args = get_predict_parser().parse_args(argv)
+    import csv
+    from contextlib import ExitStack
     from tqdm import tqdm
     from .images import load_rgb_image
-    from .inference import Failure, collect_images, load_detector
+    from .inference import Failure, collect_media, load_detector, predict_media
+    from .video import is_video_file
+
+    if args.frames < 1:
+        raise DeepfakeError("--frames must be at least 1")
 
     def report_failure(message: str) -> None:
         if args.strict:
             raise DeepfakeError(f"{message} (--strict)")
         tqdm.write(f"skipped: {message}", file=sys.stderr)
 
-    paths = collect_images(args.image_path, on_error=report_failure)
-    single_file = not Path(args.image_path).is_dir()
-    if single_file:
+    paths = collect_media(args.image_path, on_error=report_failure)
+    single_image = not Path(args.image_path).is_dir() and not is_video_file(paths[0])
+    if single_image:
         image = load_rgb_image(paths[0])  # a single bad file is a fatal error, and is checked before the model
     detector = load_detector(args.weights, args.device)
     if args.threshold is not None:
         detector.card.threshold = args.threshold
-    if single_file:
-        results = [detector.predict(image, path=paths[0])]
+    face_detector = None
+    if args.faces or detector.card.preprocessing.faces:  # a face-trained checkpoint always scores faces
+        from .faces import FaceDetector
+        face_detector = FaceDetector()
+    show_bars = sys.stderr.isatty()
+
+    def frame_bar(path: Path):
+        bar = tqdm(total=args.frames, unit="frame", desc=path.name, file=sys.stderr, leave=False,
+                   disable=not show_bars)
+        return lambda: bar.update(1)
+
+    if single_image:
+        results = [detector.predict_faces(image, face_detector, path=paths[0]) if face_detector
+                   else detector.predict(image, path=paths[0])]
     else:
-        bar = tqdm(total=len(paths), unit="img", desc="predicting", file=sys.stderr,
-                   disable=not sys.stderr.isatty())
-        results = detector.predict_paths(paths, args.batch_size, args.workers, on_batch=bar.update)
+        bar = tqdm(total=len(paths), unit="file", desc="predicting", file=sys.stderr, disable=not show_bars)
+        results = predict_media(detector, paths, face_detector, args.frames, args.aggregate, args.batch_size,
+                                args.workers, on_progress=bar.update, on_video=frame_bar)
     n_failed = n_scored = 0
-    for result in results:
-        if isinstance(result, Failure):
-            n_failed += 1
-            report_failure(result.message)
-            continue
-        n_scored += 1
-        record = result.to_dict()
-        if args.explain:
-            from .explain import save_explanation
-            source = Path(result.path)
-            record["explanation"] = str(save_explanation(detector, load_rgb_image(source), source,
-                                                         Path(args.explain)))
-        if args.json:
-            print(json.dumps(record), flush=True)
-        else:
-            print("\t".join([result.path, result.label, f"{result.fake_probability:.4f}"]
-                            + ([record["explanation"]] if args.explain else [])), flush=True)
+    with ExitStack() as stack:
+        csv_writer = None
+        if args.csv:
+            handle = stack.enter_context(open(args.csv, "w", newline=""))
+            csv_writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+            csv_writer.writeheader()
+        for result in results:
+            if isinstance(result, Failure):
+                n_failed += 1
+                report_failure(result.message)
+                continue
+            n_scored += 1
+            record = result.to_dict()
+            if args.explain and "frames" not in record:
+                from .explain import save_explanation
+                source = Path(result.path)
+                record["explanation"] = str(save_explanation(detector, load_rgb_image(source), source,
+                                                             Path(args.explain)))
+            if csv_writer:
+                csv_writer.writerow(csv_row(record))
+            if args.json:
+                print(json.dumps(record), flush=True)
+            else:
+                print("\t".join([result.path, result.label, f"{result.fake_probability:.4f}"]
+                                + ([record["explanation"]] if "explanation" in record else [])
+                                + ([record["note"]] if "note" in record else [])), flush=True)
     if len(paths) > 1 or n_failed:
         print(f"{n_scored} scored, {n_failed} failed", file=sys.stderr)
     return 1 if n_failed else 0
@@ -294,6 +348,7 @@ def describe_checkpoint(weights) -> dict:
         "weights": str(weights), "arch": card.arch, "model_kwargs": card.model_kwargs,
         "parameters": sum(p.numel() for p in model.parameters()),
         "input_size": card.preprocessing.input_size, "eval_crops": card.preprocessing.eval_crops,
+        "resize": card.preprocessing.resize, "faces": card.preprocessing.faces,
         "mean": list(card.preprocessing.mean), "std": list(card.preprocessing.std),
         "threshold": card.threshold, "threshold_rule": card.threshold_rule,
         "class_names": list(card.class_names), "package_version": card.package_version,

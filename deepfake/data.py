@@ -16,7 +16,7 @@ from sklearn.model_selection import train_test_split
 from torch.utils.data import Dataset
 
 from .errors import DeepfakeError
-from .images import is_image_file, load_rgb_image
+from .images import IMAGE_EXTENSIONS, load_rgb_image
 
 CLASS_FOLDERS: Dict[str, int] = {"real": 0, "0_real": 0, "fake": 1, "1_fake": 1}
 CLASS_NAMES = ("real", "fake")  # index = label: 1 = fake, 0 = real, everywhere
@@ -31,7 +31,11 @@ class LabelledImage:
 
 
 def iter_image_files(root: Path, on_error: Callable[[str], None] = lambda message: None):
-    """Image files under `root`, recursively, sorted; broken symlinks and symlink loops are reported, not fatal."""
+    return iter_media_files(root, IMAGE_EXTENSIONS, on_error)
+
+
+def iter_media_files(root: Path, extensions: frozenset, on_error: Callable[[str], None] = lambda message: None):
+    """Files with these extensions under `root`, recursively, sorted; symlink loops are reported, not fatal."""
     seen_dirs = set()
     def report(error: OSError) -> None:
         on_error(f"{error.filename}: {error.strerror}")
@@ -46,7 +50,7 @@ def iter_image_files(root: Path, on_error: Callable[[str], None] = lambda messag
         dirnames.sort()
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            if is_image_file(path):
+            if path.suffix.lower() in extensions:
                 yield path
 
 

@@ -4,7 +4,7 @@
     detector.predict("photo.jpg").fake_probability
     for result in detector.predict_paths(paths): ...  # batched, decoded by worker processes
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Sequence, Union
 
@@ -13,7 +13,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from .checkpoint import ModelCard, load_model
-from .data import ImagePathDataset, collate_skipping_failures, iter_image_files, worker_count
+from .data import ImagePathDataset, collate_skipping_failures, iter_media_files, worker_count
 from .engine import crop_averaged_logits
 from .errors import DeepfakeError
 from .images import IMAGE_EXTENSIONS, load_rgb_image
@@ -27,9 +27,11 @@ class Prediction:
     path: Optional[str]
     label: str  # "fake" or "real"
     fake_probability: float
+    details: dict = field(default_factory=dict)  # faces, frames, aggregation rule, notes
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "label": self.label, "fake_probability": round(self.fake_probability, 6)}
+        return {"path": self.path, "label": self.label, "fake_probability": round(self.fake_probability, 6),
+                **self.details}
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,49 @@ class Detector:
     def threshold(self) -> float:
         return self.card.threshold
 
-    def _verdict(self, path, fake_probability: float) -> Prediction:
+    def _verdict(self, path, fake_probability: float, **details) -> Prediction:
         label = "fake" if fake_probability >= self.threshold else "real"
-        return Prediction(None if path is None else str(path), label, fake_probability)
+        return Prediction(None if path is None else str(path), label, fake_probability, details)
+
+    def score_images(self, images: List[Image.Image]) -> List[float]:
+        """Fake probabilities of already-decoded images (face crops, video frames), in one batch."""
+        return self.fake_probabilities(torch.stack([self.transform(image) for image in images])).tolist()
+
+    def _faces_evidence(self, image: Image.Image, face_detector) -> "tuple[float, dict]":
+        """Score each face; the most suspicious one decides. No face: the whole image, and say so."""
+        from .faces import crop_face
+        boxes = face_detector.detect(image)
+        if not boxes:
+            return self.score_images([image])[0], {"faces": [], "note": "no face found; scored the whole image"}
+        scores = self.score_images([crop_face(image, box) for box in boxes])
+        faces = [dict(box.to_dict(), fake_probability=round(score, 6)) for box, score in zip(boxes, scores)]
+        return max(scores), {"faces": faces}
+
+    def predict_faces(self, image: Union[str, Path, Image.Image], face_detector, path=None) -> Prediction:
+        if not isinstance(image, Image.Image):
+            path, image = Path(image), load_rgb_image(image)
+        probability, evidence = self._faces_evidence(image, face_detector)
+        return self._verdict(path, probability, **evidence)
+
+    def predict_video(self, path, n_frames: int = 16, face_detector=None, aggregation: str = "mean",
+                      on_frame: Callable[[], None] = lambda: None) -> Prediction:
+        """One verdict per video from N uniformly sampled frames, with the per-frame evidence."""
+        from .aggregate import AGGREGATIONS
+        from .video import sample_frames
+        frames = sample_frames(path, n_frames, on_frame)
+        records = []
+        if face_detector is None:
+            scores = self.score_images([frame.image for frame in frames])
+            records = [{"index": f.index, "time": round(f.time, 3), "fake_probability": round(s, 6)}
+                       for f, s in zip(frames, scores)]
+        else:
+            scores = []
+            for frame in frames:
+                score, evidence = self._faces_evidence(frame.image, face_detector)
+                scores.append(score)
+                records.append({"index": frame.index, "time": round(frame.time, 3),
+                                "fake_probability": round(score, 6), **evidence})
+        return self._verdict(path, AGGREGATIONS[aggregation](scores), aggregation=aggregation, frames=records)
 
     @torch.inference_mode()
     def fake_probabilities(self, crops: torch.Tensor) -> torch.Tensor:
@@ -92,14 +134,42 @@ def load_detector(weights: Union[str, Path, None] = None, device: Optional[str] 
     return Detector(model, card, device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
-def collect_images(path: Union[str, Path], on_error: Callable[[str], None] = lambda message: None) -> List[Path]:
-    """One image, or every image under a folder (recursively, sorted)."""
+def predict_media(detector: Detector, paths: Sequence[Path], face_detector=None, n_frames: int = 16,
+                  aggregation: str = "mean", batch_size: int = 32, workers: Optional[int] = None,
+                  on_progress: Callable[[int], None] = lambda n: None,
+                  on_video: Callable[[Path], Callable[[], None]] = lambda path: (lambda: None)
+                  ) -> Iterator[Union[Prediction, Failure]]:
+    """Images first (batched, or face by face), then videos one by one; a bad file becomes a Failure."""
+    from .video import is_video_file
+    images = [path for path in paths if not is_video_file(path)]
+    videos = [path for path in paths if is_video_file(path)]
+    if face_detector is None:
+        yield from detector.predict_paths(images, batch_size, workers, on_batch=on_progress)
+    else:
+        for path in images:
+            try:
+                yield detector.predict_faces(path, face_detector)
+            except DeepfakeError as error:
+                yield Failure(str(path), str(error))
+            on_progress(1)
+    for path in videos:
+        try:
+            yield detector.predict_video(path, n_frames, face_detector, aggregation, on_frame=on_video(path))
+        except DeepfakeError as error:
+            yield Failure(str(path), str(error))
+        on_progress(1)
+
+
+def collect_media(path: Union[str, Path], on_error: Callable[[str], None] = lambda message: None) -> List[Path]:
+    """One file, or every image and video under a folder (recursively, sorted)."""
+    from .video import VIDEO_EXTENSIONS
     path = Path(path)
     if path.is_dir():
-        images = list(iter_image_files(path, on_error))
-        if not images:
-            raise DeepfakeError(f"{path}: folder holds no images (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
-        return images
+        media = list(iter_media_files(path, IMAGE_EXTENSIONS | VIDEO_EXTENSIONS, on_error))
+        if not media:
+            raise DeepfakeError(f"{path}: folder holds no images or videos (looked for "
+                                f"{', '.join(sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))})")
+        return media
     if not path.exists():
         raise DeepfakeError(f"{path}: no such file or folder")
     return [path]

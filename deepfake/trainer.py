@@ -6,7 +6,7 @@ seed and the epoch number: a run resumed from `last.pt` continues exactly where 
 import csv
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -17,7 +17,8 @@ from tqdm import tqdm
 
 from . import __version__
 from .checkpoint import ModelCard, load_training_state, save_model, save_training_state
-from .data import (LabelledImageDataset, collate_skipping_failures, count_labels, load_split, worker_count)
+from .data import (LabelledImage, LabelledImageDataset, collate_skipping_failures, count_labels, load_split,
+                   worker_count)
 from .engine import score, train_one_epoch
 from .errors import DeepfakeError
 from .metrics import binary_metrics, choose_threshold
@@ -29,6 +30,7 @@ BEST_CHECKPOINT = "best.safetensors"
 TRAINING_STATE = "last.pt"
 EPOCH_LOG = "log.csv"
 TRAINING_CURVES = "training_curves.png"
+FACE_CACHE = "face_cache"
 
 
 @dataclass
@@ -44,6 +46,7 @@ class TrainConfig:
     img_size: int = 128
     eval_crops: int = 5
     resize: int = 0
+    faces: bool = False
     val_fraction: float = 0.2
     seed: int = 0
     workers: Optional[int] = None
@@ -76,7 +79,12 @@ def fit(config: TrainConfig, log=print) -> Path:
     log(f"data: {len(train_images)} train {count_labels(train_images)}, {len(val_images)} validation "
         f"{count_labels(val_images)}")
 
-    preprocessing = Preprocessing(input_size=config.img_size, eval_crops=config.eval_crops, resize=config.resize)
+    if config.faces:
+        cropped = crop_faces(train_images + val_images, out_dir / FACE_CACHE, config.show_progress, log)
+        train_images = [cropped[image.path] for image in train_images if image.path in cropped]
+        val_images = [cropped[image.path] for image in val_images if image.path in cropped]
+    preprocessing = Preprocessing(input_size=config.img_size, eval_crops=config.eval_crops, resize=config.resize,
+                                  faces=config.faces)
     augmentation = Augmentation() if config.augment else NO_AUGMENTATION
     train_set = LabelledImageDataset(train_images, build_train_transform(preprocessing, augmentation))
     val_set = LabelledImageDataset(val_images, EvalTransform(preprocessing))
@@ -157,6 +165,24 @@ def fit(config: TrainConfig, log=print) -> Path:
     log(f"done in {time.time() - started:.0f}s; best validation ROC-AUC {best_auc:.4f}; "
         f"checkpoint {out_dir / BEST_CHECKPOINT}")
     return out_dir / BEST_CHECKPOINT
+
+
+def crop_faces(images, cache_dir: Path, show_progress: bool, log) -> Dict[Path, LabelledImage]:
+    """Each image's cached face crop (detected on the first run only), by original path; unreadable ones left out."""
+    from .faces import FaceCropCache
+    cache = FaceCropCache(cache_dir)
+    cropped, without_face = {}, 0
+    for image in tqdm(images, desc="face crops", unit="img", leave=False, disable=not show_progress):
+        try:
+            path, found = cache.crop(image.path)
+        except DeepfakeError as error:
+            log(f"skipped: {error}")
+            continue
+        without_face += not found
+        cropped[image.path] = replace(image, path=path)
+    log(f"faces: {len(cropped) - without_face} of {len(cropped)} images cropped to a face; "
+        f"{without_face} used whole (no face found); cache {cache_dir}")
+    return cropped
 
 
 def write_epoch_log(path: Path, history: List[Dict]) -> None:

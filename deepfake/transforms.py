@@ -21,6 +21,7 @@ class Preprocessing:
     std: Tuple[float, float, float] = (0.5, 0.5, 0.5)
     eval_crops: int = 5  # 1 = centre crop; 5 = centre + four corners, logits averaged
     resize: int = 0  # 0: crop at native resolution; N: first resize the shorter side to N pixels
+    faces: bool = False  # trained on face crops: prediction detects and crops faces first
 
     def __post_init__(self):
         if self.eval_crops not in (1, 5):
@@ -32,7 +33,8 @@ class Preprocessing:
     @classmethod
     def from_dict(cls, values: dict) -> "Preprocessing":
         return cls(input_size=int(values["input_size"]), mean=tuple(values["mean"]), std=tuple(values["std"]),
-                   eval_crops=int(values.get("eval_crops", 1)), resize=int(values.get("resize", 0)))
+                   eval_crops=int(values.get("eval_crops", 1)), resize=int(values.get("resize", 0)),
+                   faces=bool(values.get("faces", False)))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,79 @@
+"""Regenerate the pictures README.md shows, from the project's own code and data it may publish.
+
+    python tools/make_docs_pictures.py [--shared ../shared/datasets]
+
+- docs/training_curves.png: the shipped model's own training history (read from its checkpoint);
+- docs/roc.png, docs/confusion_matrix.png, docs/reliability.png, ...: the shipped model on the validation
+  split of the shared sets (only numbers are drawn; no dataset image is copied);
+- docs/gradcam_astronaut.png: Grad-CAM of the shipped model on scikit-image's public-domain astronaut photo;
+- docs/report.png: a screenshot (headless Chromium) of an HTML report on synthetic images, whose thumbnails
+  are therefore safe to publish.
+"""
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from deepfake import load_detector  # noqa: E402
+from deepfake.evaluation import evaluate_checkpoints  # noqa: E402
+from deepfake.explain import save_explanation  # noqa: E402
+from deepfake.inference import DEFAULT_WEIGHTS  # noqa: E402
+from deepfake.plots import save_evaluation_plots, save_training_curves  # noqa: E402
+from deepfake.report import write_report  # noqa: E402
+from deepfake.samples import write_samples  # noqa: E402
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "datasets"))
+    parser.add_argument("--out", default=str(ROOT / "docs"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(exist_ok=True)
+    detector = load_detector(DEFAULT_WEIGHTS, device="cpu")
+    history = detector.card.training["history"]
+    names = ", ".join(entry["name"] for entry in detector.card.training["data"])
+    save_training_curves(history, out / "training_curves.png", f"shipped artifact_cnn on {names}")
+
+    sets = sorted(str(p) for p in Path(args.shared).iterdir() if p.is_dir())
+    evaluation = evaluate_checkpoints([DEFAULT_WEIGHTS], sets, split="val", show_progress=False)[0]
+    report = evaluation.report
+    save_evaluation_plots(evaluation.labels, evaluation.fake_probabilities, report["threshold"],
+                          report["confusion_matrix"], out,
+                          f"shipped weights on the validation split of {names}: "
+                          f"{report['n_real']} real, {report['n_fake']} fake")
+
+    with tempfile.TemporaryDirectory() as scratch:
+        astronaut = write_samples(scratch)[0]
+        from deepfake.images import load_rgb_image
+        made = save_explanation(detector, load_rgb_image(astronaut), astronaut, Path(scratch))
+        made.replace(out / "gradcam_astronaut.png")
+
+        from conftest import make_labelled_folder  # the tests' synthetic real/fake images
+        synthetic = make_labelled_folder(Path(scratch) / "synthetic", n_per_class=24)
+        run = Path(scratch) / "run"
+        subprocess.run([sys.executable, str(ROOT / "train.py"), "--data", str(synthetic), "--arch",
+                        "artifact_cnn_tiny", "--epochs", "4", "--img-size", "32", "--batch-size", "8", "--lr", "0.01",
+                        "--workers", "0", "--out", str(run)], check=True, capture_output=True)
+        synthetic_eval = evaluate_checkpoints([run / "best.safetensors"], [synthetic], show_progress=False)[0]
+        plots = save_evaluation_plots(synthetic_eval.labels, synthetic_eval.fake_probabilities,
+                                      synthetic_eval.report["threshold"], synthetic_eval.report["confusion_matrix"],
+                                      Path(scratch) / "plots", "tiny model on synthetic images")
+        page = write_report(synthetic_eval, plots, Path(scratch) / "report.html")
+        subprocess.run(["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={scratch}/chromium",
+                        "--window-size=1100,1500", f"--screenshot={out / 'report.png'}", page.as_uri()],
+                       check=True, capture_output=True)
+    for path in sorted(out.glob("*.png")):
+        print(path.relative_to(ROOT))
+
+
+if __name__ == "__main__":
+    main()

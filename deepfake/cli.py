@@ -106,6 +106,13 @@ def get_evaluate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--robustness", action="store_true",
                         help="also score the images re-encoded as JPEG q95/75/50, downscaled 0.5x, blurred "
                              "(sigma 1) and centre-cropped to 0.8, and print ROC-AUC under each")
+    parser.add_argument("--stress", action="store_true",
+                        help="sweep lighting (brightness, contrast, gamma), resolution (down-up 0.25-0.75, upscale "
+                             "1.5x) and white-box FGSM/PGD evasion at 1, 2, 4, 8/255")
+    parser.add_argument("--attack-images", type=int, default=50,
+                        help="fake images attacked by --stress (evenly spread; default 50)")
+    parser.add_argument("--transfer-from", metavar="W", default=None,
+                        help="with --stress: also attack this checkpoint and score the result on ours (transfer)")
     parser.add_argument("--plots", metavar="DIR", default=None,
                         help="write ROC, precision-recall, confusion matrix, score histogram and reliability PNGs")
     parser.add_argument("--report", metavar="HTML", default=None,
@@ -130,6 +137,10 @@ def write_pictures(evaluations, plots_dir: Optional[str], report_path: Optional[
                         f"{report['n_real']} real, {report['n_fake']} fake")
             plot_paths = save_evaluation_plots(evaluation.labels, evaluation.fake_probabilities,
                                                report["threshold"], report["confusion_matrix"], out_dir, subtitle)
+            if "stress" in report:
+                from .plots import save_stress_plot
+                plot_paths["stress"] = save_stress_plot(report["stress"], report["roc_auc"], out_dir / "stress.png",
+                                                        subtitle)
             if plots_dir:
                 print(f"plots: {', '.join(str(path) for path in plot_paths.values())}", file=sys.stderr)
             if report_path:
@@ -193,6 +204,20 @@ def format_robustness(report: dict) -> str:
     return "\n".join(lines)
 
 
+def format_stress(report: dict) -> str:
+    stress = report["stress"]
+    lines = [f"stress sweep of {Path(report['weights']).name} ({stress['runtime_seconds']:.0f}s):"]
+    for family in ("lighting", "resolution"):
+        for row in stress[family]:
+            auc = "n/a" if row["roc_auc"] is None else f"{row['roc_auc']:.4f}"
+            lines.append(f"  {family:<11}{row['condition']:<22} roc_auc {auc}  accuracy {row['accuracy']:.4f}")
+    for row in stress["adversarial"] + stress.get("transfer", []):
+        rate = "n/a" if row["evasion_rate"] is None else f"{row['evasion_rate']:.3f}"
+        lines.append(f"  {'evasion':<11}{row['attack'] + ' ' + row['epsilon']:<22} "
+                     f"{rate} of {row['n_attacked']} caught fakes flipped to real")
+    return "\n".join(lines)
+
+
 def evaluate_main(argv: Optional[List[str]] = None) -> int:
     args = get_evaluate_parser().parse_args(argv)
     from .evaluation import evaluate_checkpoints
@@ -204,12 +229,16 @@ def evaluate_main(argv: Optional[List[str]] = None) -> int:
     evaluations = evaluate_checkpoints(args.weights, data_dirs, split, args.batch_size, args.workers,
                                        args.threshold, show_progress=sys.stderr.isatty(),
                                        on_failure=lambda message: print(f"skipped: {message}", file=sys.stderr),
-                                       robustness=args.robustness)
+                                       robustness=args.robustness,
+                                       stress={"attack_images": args.attack_images,
+                                               "transfer_from": args.transfer_from} if args.stress else None)
     reports = [evaluation.report for evaluation in evaluations]
     print(format_report(reports[0]) if len(reports) == 1 else format_comparison(reports))
     for report in reports:
         if "robustness" in report:
             print(format_robustness(report))
+        if "stress" in report:
+            print(format_stress(report))
     if args.json:
         Path(args.json).write_text(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2) + "\n")
     if args.plots or args.report:

@@ -31,11 +31,12 @@ class Evaluation:
 def evaluate_checkpoints(weights: Sequence, data_dirs: Sequence, split: str = "all", batch_size: int = 32,
                          workers: Optional[int] = None, threshold: Optional[float] = None,
                          show_progress: bool = True, on_failure: Callable[[str], None] = lambda message: None,
-                         robustness: bool = False) -> List[Evaluation]:
+                         robustness: bool = False, stress: Optional[Dict] = None) -> List[Evaluation]:
     """One evaluation per checkpoint, all on the same folders (scanned once).
 
     split="val" or "train" takes the side of the split each checkpoint recorded when it was trained;
-    robustness=True adds the degradation table to each report (under "robustness").
+    robustness=True adds the degradation table to each report (under "robustness"); stress, a dict of
+    stress_sweep's options, adds the lighting / resolution / evasion sweep (under "stress").
     """
     images_by_root = discover_roots(data_dirs)
     evaluations = []
@@ -50,6 +51,13 @@ def evaluate_checkpoints(weights: Sequence, data_dirs: Sequence, split: str = "a
         if robustness:
             evaluation.report["robustness"] = robustness_table(detector, images, batch_size, workers, show_progress,
                                                                clean=evaluation)
+        if stress is not None:
+            from .stress import stress_sweep
+            options = dict(stress)
+            if options.get("transfer_from"):
+                options["transfer_from"] = load_detector(options["transfer_from"])
+            evaluation.report["stress"] = stress_sweep(detector, images, batch_size, workers,
+                                                       show_progress=show_progress, **options)
         evaluations.append(evaluation)
     return evaluations
 

@@ -6,7 +6,7 @@ Each is a PIL -> PIL function applied before the detector's own preprocessing. T
 import io
 from typing import Callable, Dict
 
-from PIL import Image, ImageFilter
+from PIL import Image, ImageEnhance, ImageFilter
 
 Perturbation = Callable[[Image.Image], Image.Image]
 
@@ -38,6 +38,44 @@ def center_crop(fraction: float) -> Perturbation:
         return image.crop((left, top, left + width, top + height))
     return apply
 
+
+def brightness(factor: float) -> Perturbation:
+    return lambda image: ImageEnhance.Brightness(image).enhance(factor)
+
+
+def contrast(factor: float) -> Perturbation:
+    return lambda image: ImageEnhance.Contrast(image).enhance(factor)
+
+
+def gamma(value: float) -> Perturbation:
+    table = [round(255 * (level / 255) ** value) for level in range(256)] * 3
+    return lambda image: image.point(table)
+
+
+def down_up(factor: float) -> Perturbation:
+    """Downscale and back: the detail a low-resolution copy lost, at the original size."""
+    def apply(image: Image.Image) -> Image.Image:
+        return downscale(factor)(image).resize(image.size, Image.BILINEAR)
+    return apply
+
+
+def identity(image: Image.Image) -> Image.Image:
+    return image
+
+
+# The seed README's "lighting conditions, image resolution": evaluate.py --stress sweeps these.
+STRESS_FAMILIES: Dict[str, Dict[str, Perturbation]] = {
+    "lighting": {
+        **{f"brightness_{f}": brightness(f) for f in (0.5, 0.75, 1.25, 1.5)},
+        **{f"contrast_{f}": contrast(f) for f in (0.5, 0.75, 1.25, 1.5)},
+        **{f"gamma_{g}": gamma(g) for g in (0.7, 0.85, 1.2, 1.4)},
+    },
+    "resolution": {
+        "native": identity,
+        **{f"down_up_{f}": down_up(f) for f in (0.25, 0.5, 0.75)},
+        "upscale_1.5x": downscale(1.5),
+    },
+}
 
 ROBUSTNESS_SUITE: Dict[str, Perturbation] = {
     "jpeg_q95": jpeg(95),

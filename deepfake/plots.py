@@ -149,3 +149,33 @@ def save_training_curves(history: List[Dict], path, subtitle: str) -> Path:
         axes.xaxis.get_major_locator().set_params(integer=True)
     figure.savefig(path)
     return Path(path)
+
+
+def save_stress_plot(stress: Dict, clean_auc: float, path, subtitle: str) -> Path:
+    """One panel per family: lighting and resolution as ROC-AUC, evasion as the share of caught fakes flipped."""
+    figure = _figure("Stress sweep", subtitle, size=(12, 3.8))
+    lighting_axes, resolution_axes, attack_axes = figure.subplots(1, 3)
+    for kind, marker in (("brightness", "o"), ("contrast", "s"), ("gamma", "^")):
+        rows = [row for row in stress["lighting"] if row["condition"].startswith(kind)]
+        points = sorted([(float(row["condition"].split("_")[1]), row["roc_auc"]) for row in rows]
+                        + [(1.0, clean_auc)])
+        lighting_axes.plot(*zip(*points), marker=marker, label=kind)
+    lighting_axes.set(title="lighting", xlabel="factor (1 = unchanged)", ylabel="ROC-AUC", ylim=(0, 1.02))
+    resolution = stress["resolution"]
+    resolution_axes.plot([row["condition"] for row in resolution], [row["roc_auc"] for row in resolution],
+                         marker="o", color="black")
+    resolution_axes.set(title="resolution", ylabel="ROC-AUC", ylim=(0, 1.02))
+    resolution_axes.tick_params(axis="x", labelrotation=30, labelsize=7)
+    for attack_rows in (stress["adversarial"], stress.get("transfer", [])):
+        for attack in dict.fromkeys(row["attack"] for row in attack_rows):
+            rows = [row for row in attack_rows if row["attack"] == attack]
+            attack_axes.plot([0] + [float(row["epsilon"].split("/")[0]) for row in rows],  # "2/255" -> 2
+                             [0] + [row["evasion_rate"] or 0 for row in rows], marker="o", label=attack)
+    attack_axes.set(title="adversarial evasion", xlabel="L-inf budget (x/255)", ylabel="fakes flipped to real",
+                    ylim=(0, 1.02))
+    for axes in (lighting_axes, resolution_axes, attack_axes):
+        axes.grid(alpha=0.3)
+    lighting_axes.legend(fontsize=8)
+    attack_axes.legend(fontsize=8)
+    figure.savefig(path)
+    return Path(path)

@@ -1,0 +1,65 @@
+"""White-box evasion attacks on a detector: FGSM and PGD under an L-infinity budget, in pixel space.
+
+The attacker edits the image (values in [0, 1]) and the detector sees it through its own preprocessing
+(crops and normalisation), so gradients flow through exactly what prediction does. The goal is evasion:
+lower the fake logit of a fake image until it is called real.
+"""
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .engine import crop_averaged_logits
+from .transforms import Preprocessing
+
+
+def differentiable_view(preprocessing: Preprocessing) -> Callable[[torch.Tensor], torch.Tensor]:
+    """[3, H, W] pixels in [0, 1] -> [1, crops, 3, S, S] normalised crops, as EvalTransform makes them."""
+    size = preprocessing.input_size
+    mean = torch.tensor(preprocessing.mean).view(3, 1, 1)
+    std = torch.tensor(preprocessing.std).view(3, 1, 1)
+
+    def view(pixels: torch.Tensor) -> torch.Tensor:
+        height, width = pixels.shape[-2:]
+        target = preprocessing.resize or (size if min(height, width) < size else 0)
+        if target and target != min(height, width):  # as fit_to_input, but differentiable
+            scale = target / min(height, width)
+            height, width = max(size, round(height * scale)), max(size, round(width * scale))
+            pixels = F.interpolate(pixels.unsqueeze(0), size=(height, width), mode="bicubic",
+                                   align_corners=False, antialias=True)[0]
+        centre = ((height - size) // 2, (width - size) // 2)
+        corners = [(0, 0), (0, width - size), (height - size, 0), (height - size, width - size)]
+        positions = [centre] if preprocessing.eval_crops == 1 else [*corners, centre]
+        crops = torch.stack([pixels[:, top:top + size, left:left + size] for top, left in positions])
+        return ((crops - mean.to(pixels)) / std.to(pixels)).unsqueeze(0)
+    return view
+
+
+def fake_logit(model: nn.Module, preprocessing: Preprocessing, pixels: torch.Tensor) -> torch.Tensor:
+    return crop_averaged_logits(model, differentiable_view(preprocessing)(pixels))[0]
+
+
+def pgd_evasion(model: nn.Module, preprocessing: Preprocessing, pixels: torch.Tensor, epsilon: float,
+                steps: int = 10, step_size: float = None) -> torch.Tensor:
+    """Projected gradient descent on the fake logit within ||delta||_inf <= epsilon; steps=1 with
+    step_size=epsilon is FGSM. Deterministic (no random start), so a sweep is reproducible."""
+    if epsilon == 0:
+        return pixels.clone()
+    step_size = epsilon if steps == 1 else (step_size or 2.5 * epsilon / steps)
+    model.eval()
+    adversarial = pixels.clone().detach()
+    for _ in range(steps):
+        adversarial.requires_grad_(True)
+        with torch.enable_grad():
+            logit = fake_logit(model, preprocessing, adversarial)
+            gradient, = torch.autograd.grad(logit, adversarial)
+        with torch.no_grad():
+            adversarial = adversarial - step_size * gradient.sign()
+            adversarial = (pixels + (adversarial - pixels).clamp(-epsilon, epsilon)).clamp(0, 1)
+    return adversarial.detach()
+
+
+def fgsm_evasion(model: nn.Module, preprocessing: Preprocessing, pixels: torch.Tensor, epsilon: float
+                 ) -> torch.Tensor:
+    return pgd_evasion(model, preprocessing, pixels, epsilon, steps=1)

@@ -103,6 +103,8 @@ def get_evaluate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold", type=float, default=None,
                         help="override the checkpoint's threshold (it was chosen on validation data)")
     parser.add_argument("--json", metavar="OUT", default=None, help="also write the metrics as JSON to OUT")
+    parser.add_argument("--scores", metavar="CSV", default=None,
+                        help="also write every image's path, label and fake probability to CSV (one checkpoint)")
     parser.add_argument("--robustness", action="store_true",
                         help="also score the images re-encoded as JPEG q95/75/50, downscaled 0.5x, blurred "
                              "(sigma 1) and centre-cropped to 0.8, and print ROC-AUC under each")
@@ -241,6 +243,13 @@ def evaluate_main(argv: Optional[List[str]] = None) -> int:
             print(format_stress(report))
     if args.json:
         Path(args.json).write_text(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2) + "\n")
+    if args.scores:
+        import csv
+        with open(args.scores, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["path", "label", "fake_probability"])
+            writer.writerows((str(path), label, f"{probability:.6f}") for path, label, probability in
+                             zip(evaluations[0].paths, evaluations[0].labels, evaluations[0].fake_probabilities))
     if args.plots or args.report:
         write_pictures(evaluations, args.plots, args.report)
     return 0

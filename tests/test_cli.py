@@ -44,6 +44,16 @@ def test_evaluate_prints_and_writes_all_metrics(trained_checkpoint, tmp_path):
     assert report["roc_auc"] > 0.9  # the tiny model learned the synthetic trace on unseen images
 
 
+def test_evaluate_writes_per_image_scores(trained_checkpoint, labelled_folder, tmp_path):
+    out = tmp_path / "scores.csv"
+    result = run_script("evaluate.py", "--data", str(labelled_folder), "--weights", str(trained_checkpoint),
+                        "--scores", str(out), "--workers", "0")
+    assert result.returncode == 0, result.stderr
+    rows = out.read_text().splitlines()
+    assert rows[0] == "path,label,fake_probability" and len(rows) == 49
+    assert {row.split(",")[1] for row in rows[1:]} == {"0", "1"}
+
+
 def test_evaluate_one_class_folder_says_what_is_undefined(trained_checkpoint, tmp_path):
     only_fake = make_labelled_folder(tmp_path / "only_fake", n_per_class=6, seed=3)
     shutil.rmtree(only_fake / "real")

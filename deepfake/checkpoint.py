@@ -65,6 +65,12 @@ class ModelCard:
         return create_model(self.arch, **self.model_kwargs)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Union[str, Path], payload: bytes) -> None:
     """Write to a temp file in the same folder, fsync, then rename: a crash leaves the old file or the new one."""
     path = Path(path)
@@ -75,6 +81,7 @@ def atomic_write_bytes(path: Union[str, Path], payload: bytes) -> None:
             temp_file.write(payload)
             temp_file.flush()
             os.fsync(temp_file.fileno())
+        os.chmod(temp_name, 0o666 & ~_current_umask())  # mkstemp makes 0600; a checkpoint is meant to be shared
         os.replace(temp_name, path)
     except BaseException:
         if os.path.exists(temp_name):

@@ -62,6 +62,13 @@ def test_pickle_with_a_payload_is_refused_without_running_it(tmp_path, monkeypat
     assert not (tmp_path / "pwned.txt").exists()
 
 
+def test_saved_files_are_readable_by_others_as_umask_allows(tmp_path):
+    save_model(tmp_path / "m.safetensors", create_model("artifact_cnn_tiny"), tiny_card())
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert (tmp_path / "m.safetensors").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
 def test_training_state_round_trip(tmp_path):
     save_training_state(tmp_path / "last.pt", {"epoch": 3, "model": {"w": torch.ones(2)}})
     state = load_training_state(tmp_path / "last.pt")

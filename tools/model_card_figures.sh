@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Every figure in weights/MODEL_CARD.md, measured on the shipped weights. Needs ../shared/ beside the project.
+# Writes JSON/CSV into runs/card/ (not tracked). About 25 minutes on 2 CPU cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+D=../shared/datasets
+W=weights/deepfake_cnn.safetensors
+OUT=runs/card
+mkdir -p "$OUT/meso"
+
+# The four published MesoNet checkpoints, converted (not committed: they derive from MesoNet's files).
+for name in Meso4_DF Meso4_F2F MesoInception_DF MesoInception_F2F; do
+  $PY -m deepfake.convert mesonet ../shared/anchors/mesonet/weights/$name.h5 "$OUT/meso/$name.safetensors"
+done
+
+# In-distribution, per set, validation split; side by side with MesoNet; per-image scores for video level.
+for set in faces-stylegan diffusion-coco faceswap-frames; do
+  $PY evaluate.py --data $D/$set --split val --json "$OUT/$set.json" --scores "$OUT/$set.scores.csv"
+  $PY evaluate.py --data $D/$set --split val --weights $W "$OUT"/meso/*.safetensors --json "$OUT/$set.compare.json"
+done
+
+# Video level on faceswap-frames: mean of each video's frame scores (a video = one sub-folder).
+$PY - "$OUT/faceswap-frames.scores.csv" <<'PYTHON'
+import csv, sys
+from collections import defaultdict
+from pathlib import Path
+from sklearn.metrics import roc_auc_score
+videos = defaultdict(list)
+for row in csv.DictReader(open(sys.argv[1])):
+    videos[(Path(row["path"]).parent, int(row["label"]))].append(float(row["fake_probability"]))
+labels = [label for (_, label) in videos]
+scores = [sum(v) / len(v) for v in videos.values()]
+print(f"faceswap-frames video-level ROC-AUC {roc_auc_score(labels, scores):.4f} over {len(videos)} videos")
+PYTHON
+
+# Robustness and stress on the validation split of all three sets.
+$PY evaluate.py --data $D/faces-stylegan $D/diffusion-coco $D/faceswap-frames --split val --robustness \
+  --json "$OUT/robustness.json"
+$PY evaluate.py --data $D/faces-stylegan $D/diffusion-coco $D/faceswap-frames --split val --stress \
+  --transfer-from "$OUT/meso/Meso4_DF.safetensors" --json "$OUT/stress.json" --plots "$OUT/plots"
+
+# Face detector (predict.py --faces): recall and speed on the real FFHQ photos of faces-stylegan.
+$PY - $D/faces-stylegan/real <<'PYTHON'
+import sys, time
+from pathlib import Path
+from PIL import Image
+from deepfake.faces import FaceDetector
+photos = sorted(Path(sys.argv[1]).glob("*.jpg"))
+images = [Image.open(p).convert("RGB") for p in photos]
+detector = FaceDetector()
+started = time.time()
+found = sum(bool(detector.detect(image)) for image in images)
+seconds = time.time() - started
+print(f"face recall {found}/{len(images)} = {found / len(images):.4f}; {len(images) / seconds:.1f} images/s "
+      f"(256x256, detection only)")
+PYTHON

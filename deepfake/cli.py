@@ -111,6 +111,9 @@ def get_evaluate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--stress", action="store_true",
                         help="sweep lighting (brightness, contrast, gamma), resolution (down-up 0.25-0.75, upscale "
                              "1.5x) and white-box FGSM/PGD evasion at 1, 2, 4, 8/255")
+    parser.add_argument("--stress-images", type=int, default=400,
+                        help="images (half real, half fake, evenly spread) for --stress's lighting and resolution "
+                             "sweep; 0 = all (default 400)")
     parser.add_argument("--attack-images", type=int, default=50,
                         help="fake images attacked by --stress (evenly spread; default 50)")
     parser.add_argument("--transfer-from", metavar="W", default=None,
@@ -208,7 +211,8 @@ def format_robustness(report: dict) -> str:
 
 def format_stress(report: dict) -> str:
     stress = report["stress"]
-    lines = [f"stress sweep of {Path(report['weights']).name} ({stress['runtime_seconds']:.0f}s):"]
+    lines = [f"stress sweep of {Path(report['weights']).name} on {stress['n_images']} images "
+             f"({stress['runtime_seconds']:.0f}s):"]
     for family in ("lighting", "resolution"):
         for row in stress[family]:
             auc = "n/a" if row["roc_auc"] is None else f"{row['roc_auc']:.4f}"
@@ -232,7 +236,8 @@ def evaluate_main(argv: Optional[List[str]] = None) -> int:
                                        args.threshold, show_progress=sys.stderr.isatty(),
                                        on_failure=lambda message: print(f"skipped: {message}", file=sys.stderr),
                                        robustness=args.robustness,
-                                       stress={"attack_images": args.attack_images,
+                                       stress={"stress_images": args.stress_images,
+                                               "attack_images": args.attack_images,
                                                "transfer_from": args.transfer_from} if args.stress else None)
     reports = [evaluation.report for evaluation in evaluations]
     print(format_report(reports[0]) if len(reports) == 1 else format_comparison(reports))
@@ -274,7 +279,7 @@ def get_predict_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold", type=float, default=None, help="override the checkpoint's threshold")
     parser.add_argument("--explain", metavar="OUT_DIR", default=None,
                         help="also save a Grad-CAM overlay per image (OUT_DIR/<name>.gradcam.png) showing which "
-                             "regions drove the fake score")
+                             "regions drove its verdict")
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first file that cannot be read (default: report it, skip it, go on)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
@@ -355,8 +360,10 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
             if args.explain and "frames" not in record:
                 from .explain import save_explanation
                 source = Path(result.path)
-                record["explanation"] = str(save_explanation(detector, load_rgb_image(source), source,
-                                                             Path(args.explain)))
+                explanation, note = save_explanation(detector, load_rgb_image(source), source, Path(args.explain))
+            record["explanation"] = str(explanation)
+            if note:
+                record["explanation_note"] = note
             if csv_writer:
                 csv_writer.writerow(csv_row(record))
             if args.json:

@@ -1,6 +1,7 @@
-"""Grad-CAM heatmaps: which regions of an image pushed the fake score up (captum's LayerGradCam).
+"""Grad-CAM heatmaps: which regions of an image drove its verdict (captum's LayerGradCam).
 
-The map is taken on the model's last convolution, for the fake logit. Models that accept any input size
+The map is taken on the model's last convolution, for the logit of the verdict the model gave on this
+view (fake, or real as the negated fake logit). Models that accept any input size
 (artifact_cnn) are explained on the whole image at native resolution; fixed-size ones (MesoNet) on the
 crop they score.
 """
@@ -33,8 +34,13 @@ def grad_cam(detector: Detector, image: Image.Image) -> "tuple[Image.Image, np.n
     left, top = (view.width - width) // 2, (view.height - height) // 2
     view = view.crop((left, top, left + width, top + height))
     inputs = to_normalized_tensor(preprocessing)(view).unsqueeze(0).to(detector.device)
+    with torch.no_grad():
+        called_fake = torch.sigmoid(detector.model(inputs)).item() >= detector.threshold
+    # Explain the verdict: evidence for "fake" when called fake, for "real" (the negated logit) otherwise;
+    # a real verdict explained on the fake logit would be an all-zero map.
+    direction = 1.0 if called_fake else -1.0
     inputs.requires_grad_(True)
-    explainer = LayerGradCam(detector.model, detector.model.last_conv)
+    explainer = LayerGradCam(lambda batch: direction * detector.model(batch), detector.model.last_conv)
     with torch.enable_grad():
         attribution = explainer.attribute(inputs, relu_attributions=True)
     heatmap = F.interpolate(attribution.detach().float(), size=inputs.shape[-2:], mode="bilinear",
@@ -48,10 +54,16 @@ def overlay(view: Image.Image, heatmap: np.ndarray, opacity: float = 0.45) -> Im
     return Image.blend(view.convert("RGB"), Image.fromarray(colours), opacity)
 
 
-def save_explanation(detector: Detector, image: Image.Image, source: Path, out_dir: Path) -> Path:
-    """Write `<name>.gradcam.png` (the overlay) into out_dir; returns its path."""
+NO_EVIDENCE = "flat map: no region moved the score either way (the model sees nothing it knows here)"
+
+
+def save_explanation(detector: Detector, image: Image.Image, source: Path, out_dir: Path) -> "tuple[Path, str]":
+    """Write `<name>.gradcam.png` into out_dir; returns its path and a note when the map is flat.
+
+    A flat map is not painted over the image: a uniform colour would look like evidence."""
     view, heatmap = grad_cam(detector, image)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{source.stem}.gradcam.png"
-    overlay(view, heatmap).save(path)
-    return path
+    flat = heatmap.max() <= 0
+    (view if flat else overlay(view, heatmap)).save(path)
+    return path, NO_EVIDENCE if flat else ""

@@ -1,6 +1,7 @@
 """Pictures of a detector's quality: ROC, precision-recall, confusion matrix, score histograms, calibration,
 and training curves. Figures are built without pyplot (no global state, no display needed) and saved as PNG.
 """
+import textwrap
 from pathlib import Path
 from typing import Dict, List, Sequence
 
@@ -16,7 +17,8 @@ def _figure(title: str, subtitle: str, size=(5.6, 4.6)) -> Figure:
     figure = Figure(figsize=size, dpi=110, layout="constrained")
     FigureCanvasAgg(figure)
     figure.suptitle(title, fontsize=11, fontweight="bold")
-    figure.supxlabel(subtitle, fontsize=7, color="#555555")  # constrained layout keeps it clear of the axes
+    # Constrained layout keeps the caption clear of the axes; wrapping keeps it inside the figure.
+    figure.supxlabel(textwrap.fill(subtitle, int(size[0] * 16)), fontsize=7, color="#555555")
     return figure
 
 

@@ -3,13 +3,14 @@ import json
 from html.parser import HTMLParser
 
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 
 from conftest import run_script, synthetic_image
 from deepfake import create_model, load_detector
 from deepfake.checkpoint import ModelCard, save_model
-from deepfake.explain import grad_cam
+from deepfake.explain import grad_cam, save_explanation
 from deepfake.transforms import Preprocessing
 
 
@@ -84,3 +85,16 @@ def test_predict_explain_writes_an_overlay_per_image(trained_checkpoint, tmp_pat
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["explanation"].rsplit("/", 1)[-1] for r in records] == ["img0.gradcam.png", "img1.gradcam.png"]
     assert_picture(records[0]["explanation"], (64, 64))
+
+
+def test_flat_map_is_saved_plain_and_said(tmp_path):
+    model = create_model("artifact_cnn_tiny")
+    with torch.no_grad():  # every hidden unit of the head off: the score cannot depend on any region
+        model.head[0].weight.zero_()
+        model.head[0].bias.fill_(-1.0)
+    save_model(tmp_path / "m.safetensors", model, ModelCard("artifact_cnn_tiny", {}, Preprocessing(input_size=32)))
+    detector = load_detector(tmp_path / "m.safetensors", device="cpu")
+    image = synthetic_image(np.random.default_rng(0), fake=True, size=48)
+    path, note = save_explanation(detector, image, tmp_path / "x.png", tmp_path / "out")
+    assert "flat map" in note
+    assert np.array_equal(np.asarray(Image.open(path)), np.asarray(image))

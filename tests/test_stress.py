@@ -64,7 +64,8 @@ def test_larger_budget_never_lowers_the_evasion_rate(detector, tmp_path):
 def test_evaluate_stress_cli(trained_checkpoint, labelled_folder, tmp_path):
     out = tmp_path / "stress.json"
     result = run_script("evaluate.py", "--data", str(labelled_folder), "--weights", str(trained_checkpoint),
-                        "--stress", "--attack-images", "4", "--transfer-from", str(trained_checkpoint),
+                        "--stress", "--stress-images", "20", "--attack-images", "4",
+                        "--transfer-from", str(trained_checkpoint),
                         "--json", str(out), "--plots", str(tmp_path / "plots"), "--workers", "0")
     assert result.returncode == 0, result.stderr
     stress = json.loads(out.read_text())["stress"]
@@ -73,6 +74,6 @@ def test_evaluate_stress_cli(trained_checkpoint, labelled_folder, tmp_path):
     assert {row["attack"] for row in stress["adversarial"]} == {"fgsm", "pgd"}
     assert {row["epsilon"] for row in stress["adversarial"]} == {"1/255", "2/255", "4/255", "8/255"}
     assert {row["attack"] for row in stress["transfer"]} == {"fgsm_transfer", "pgd_transfer"}
-    assert stress["runtime_seconds"] > 0
+    assert stress["runtime_seconds"] > 0 and stress["n_images"] == 20
     assert "stress sweep of best.safetensors" in result.stdout
     assert (tmp_path / "plots" / "stress.png").stat().st_size > 10_000

@@ -5,9 +5,11 @@
 - docs/training_curves.png: the shipped model's own training history (read from its checkpoint);
 - docs/roc.png, docs/confusion_matrix.png, docs/reliability.png, ...: the shipped model on the validation
   split of the shared sets (only numbers are drawn; no dataset image is copied);
-- docs/gradcam_astronaut.png: Grad-CAM of the shipped model on scikit-image's public-domain astronaut photo;
+- docs/gradcam_astronaut.png: Grad-CAM (converted Meso4_DF, else the shipped model) on scikit-image's
+  public-domain astronaut photo;
 - docs/report.png: a screenshot (headless Chromium) of an HTML report on synthetic images, whose thumbnails
-  are therefore safe to publish.
+  are therefore safe to publish;
+- docs/stress.png is copied from runs/card/plots/stress.png, which tools/model_card_figures.sh draws.
 """
 import argparse
 import subprocess
@@ -52,9 +54,13 @@ def main() -> None:
                           f"{report['n_real']} real, {report['n_fake']} fake")
 
     with tempfile.TemporaryDirectory() as scratch:
+        # The shipped model finds no evidence in natural photos at whole-image scale (a flat map: see the model
+        # card), so the README's Grad-CAM example uses converted Meso4_DF weights when they are at hand.
         astronaut = write_samples(scratch)[0]
         from deepfake.images import load_rgb_image
-        made = save_explanation(detector, load_rgb_image(astronaut), astronaut, Path(scratch))
+        meso = ROOT / "runs" / "card" / "meso" / "Meso4_DF.safetensors"
+        explainer = load_detector(meso, device="cpu") if meso.exists() else detector
+        made, _ = save_explanation(explainer, load_rgb_image(astronaut), astronaut, Path(scratch))
         made.replace(out / "gradcam_astronaut.png")
 
         from conftest import make_labelled_folder  # the tests' synthetic real/fake images
@@ -71,6 +77,9 @@ def main() -> None:
         subprocess.run(["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={scratch}/chromium",
                         "--window-size=1100,1500", f"--screenshot={out / 'report.png'}", page.as_uri()],
                        check=True, capture_output=True)
+    stress = ROOT / "runs" / "card" / "plots" / "stress.png"
+    if stress.exists():
+        (out / "stress.png").write_bytes(stress.read_bytes())
     for path in sorted(out.glob("*.png")):
         print(path.relative_to(ROOT))
 

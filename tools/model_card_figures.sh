@@ -38,7 +38,7 @@ PYTHON
 $PY evaluate.py --data $D/faces-stylegan $D/diffusion-coco $D/faceswap-frames --split val --robustness \
   --json "$OUT/robustness.json"
 $PY evaluate.py --data $D/faces-stylegan $D/diffusion-coco $D/faceswap-frames --split val --stress \
-  --transfer-from "$OUT/meso/Meso4_DF.safetensors" --json "$OUT/stress.json" --plots "$OUT/plots"
+  --transfer-from "$OUT/meso/Meso4_DF.safetensors" --json "$OUT/stress.json" --plots "$OUT/plots"  # 400 images, 50 attacked
 
 # Face detector (predict.py --faces): recall and speed on the real FFHQ photos of faces-stylegan.
 $PY - $D/faces-stylegan/real <<'PYTHON'

@@ -23,7 +23,11 @@ def list_models() -> List[str]:
     return sorted(_MODEL_BUILDERS)
 
 
-def create_model(name: str, **kwargs) -> nn.Module:
+def model_builder(name: str) -> Callable[..., nn.Module]:
     if name not in _MODEL_BUILDERS:
         raise DeepfakeError(f"unknown architecture {name!r}; available: {', '.join(list_models())}")
-    return _MODEL_BUILDERS[name](**kwargs)
+    return _MODEL_BUILDERS[name]
+
+
+def create_model(name: str, **kwargs) -> nn.Module:
+    return model_builder(name)(**kwargs)

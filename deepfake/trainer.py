@@ -58,6 +58,15 @@ class TrainConfig:
     show_progress: bool = True
 
 
+def with_input_size(arch: str, model_kwargs: Dict, img_size: int) -> Dict:
+    """Fixed-size architectures (MesoNet's dense head) take the crop size as `input_size`; others ignore it."""
+    import inspect
+    from .registry import model_builder
+    if "input_size" in inspect.signature(model_builder(arch)).parameters:
+        return {"input_size": img_size, **model_kwargs}
+    return dict(model_kwargs)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -91,7 +100,8 @@ def fit(config: TrainConfig, log=print) -> Path:
     workers = worker_count(config.workers)
 
     seed_everything(config.seed)
-    model = create_model(config.arch, **config.model_kwargs).to(device, memory_format=torch.channels_last)
+    model_kwargs = with_input_size(config.arch, config.model_kwargs, config.img_size)
+    model = create_model(config.arch, **model_kwargs).to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = -(-len(train_set) // config.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, pct_start=0.15,
@@ -139,7 +149,7 @@ def fit(config: TrainConfig, log=print) -> Path:
                    "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - epoch_started, 1)}
             history.append(row)
             improved = (val_metrics["roc_auc"] or 0.0) > best_auc
-            card = ModelCard(arch=config.arch, model_kwargs=dict(config.model_kwargs), preprocessing=preprocessing,
+            card = ModelCard(arch=config.arch, model_kwargs=model_kwargs, preprocessing=preprocessing,
                              threshold=threshold, threshold_rule=f"{config.threshold_rule} on the validation split",
                              training=dict(training, best_epoch=epoch + 1, history=history),
                              validation_metrics=val_metrics, package_version=__version__)

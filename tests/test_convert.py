@@ -83,3 +83,13 @@ def test_published_weights_classify_mesonets_own_test_images(tmp_path, name):
     for folder, expected in (("df", "fake"), ("real", "real")):
         for image in sorted((ANCHORS / "test_images" / folder).glob("*.jpg")):
             assert detector.predict(image).label == expected, image
+
+
+@pytest.mark.parametrize("arch", ["meso4", "mesoinception4"])
+def test_mesonet_trains_with_our_train_py(labelled_folder, tmp_path, arch):
+    result = run_script("train.py", "--data", str(labelled_folder), "--arch", arch, "--img-size", "32",
+                        "--epochs", "1", "--batch-size", "8", "--workers", "0", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    detector = load_detector(tmp_path / "best.safetensors", device="cpu")
+    assert detector.card.arch == arch and detector.card.model_kwargs == {"input_size": 32}
+    assert 0 <= detector.predict(next(labelled_folder.glob("fake/*.png"))).fake_probability <= 1

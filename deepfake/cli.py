@@ -361,9 +361,9 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
                 from .explain import save_explanation
                 source = Path(result.path)
                 explanation, note = save_explanation(detector, load_rgb_image(source), source, Path(args.explain))
-            record["explanation"] = str(explanation)
-            if note:
-                record["explanation_note"] = note
+                record["explanation"] = str(explanation)
+                if note:
+                    record["explanation_note"] = note
             if csv_writer:
                 csv_writer.writerow(csv_row(record))
             if args.json:

@@ -118,7 +118,8 @@ def count_labels(images: Sequence[LabelledImage]) -> Dict[str, int]:
 
 
 class LabelledImageDataset(Dataset):
-    """(image tensor, label, index) triples. A file that fails to decode yields None, which the collate drops."""
+    """(image tensor, label, index) triples; a file that fails to decode yields a DecodeFailure instead,
+    which collate_skipping_failures sets aside so one bad file never stops a batch."""
 
     def __init__(self, images: Sequence[LabelledImage], transform: Callable):
         self.images = list(images)
@@ -135,21 +136,11 @@ class LabelledImageDataset(Dataset):
             return DecodeFailure(index, str(error))
 
 
-class ImagePathDataset(Dataset):
-    """Unlabelled images for prediction: (image tensor, index), or a DecodeFailure."""
+class ImagePathDataset(LabelledImageDataset):
+    """Unlabelled images for prediction (label -1)."""
 
     def __init__(self, paths: Sequence[Path], transform: Callable):
-        self.paths = list(paths)
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int):
-        try:
-            return self.transform(load_rgb_image(self.paths[index])), -1, index
-        except DeepfakeError as error:
-            return DecodeFailure(index, str(error))
+        super().__init__([LabelledImage(Path(path), -1, str(path)) for path in paths], transform)
 
 
 @dataclass(frozen=True)

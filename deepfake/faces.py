@@ -5,8 +5,11 @@ Chosen by measurement on the 1,100 real FFHQ photos of faces-stylegan (see weigh
 busy cores, the best recall of the bundled frontal cascades. It is a frontal detector: profiles and
 heavily occluded faces are missed, and then the whole image is scored instead (and the output says so).
 """
+import hashlib
+import os
 from dataclasses import asdict, dataclass
-from typing import List
+from pathlib import Path
+from typing import List, Tuple
 
 import numpy as np
 from PIL import Image
@@ -61,18 +64,15 @@ class FaceCropCache:
     """
 
     def __init__(self, cache_dir, detector: "FaceDetector" = None):
-        from pathlib import Path
         self.cache_dir = Path(cache_dir)
         self.detector = detector
 
-    def crop_path(self, path) -> "Path":
-        import hashlib
-        import os
+    def crop_path(self, path) -> Path:
         stat = os.stat(path)
         key = hashlib.sha1(f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
         return self.cache_dir / f"{key[:20]}.png"
 
-    def crop(self, path) -> "tuple[Path, bool]":
+    def crop(self, path) -> Tuple[Path, bool]:
         """(path of the crop to train on, whether a face was found); decodes and detects only on a cache miss."""
         from .images import load_rgb_image
         target = self.crop_path(path)

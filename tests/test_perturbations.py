@@ -1,7 +1,6 @@
 import json
 
 import numpy as np
-from PIL import Image
 
 from conftest import run_script, synthetic_image
 from deepfake.perturbations import ROBUSTNESS_SUITE, center_crop, downscale, gaussian_blur, jpeg

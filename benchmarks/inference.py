@@ -1,0 +1,102 @@
+"""End-to-end folder prediction against its own limits, measured in one run.
+
+    python benchmarks/inference.py [--images 200] [--folder DIR] [--workers N]
+
+(a) decode + preprocess alone (same DataLoader, same workers), (b) the model alone on pre-decoded tensors,
+end to end = predict_paths (decode -> preprocess -> model -> results), and (c) torchvision's ResNet-50
+(random init, eval, 224 px; CNNDetection's backbone) end to end on the same files. On a machine where
+decoding and the model share the cores, the best a pipeline can do is the serial bound 1/(1/a + 1/b).
+Prints the figures, then the ratios.
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from deepfake import load_detector  # noqa: E402
+from deepfake.data import ImagePathDataset, collate_skipping_failures, iter_image_files, worker_count  # noqa: E402
+from deepfake.engine import crop_averaged_logits  # noqa: E402
+
+
+def jpeg_folder(count: int, folder: str) -> list:
+    if folder:
+        return list(iter_image_files(Path(folder)))[:count]
+    out = Path(tempfile.mkdtemp(prefix="bench_"))
+    rng = np.random.default_rng(0)
+    for index in range(count):
+        pixels = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+        Image.fromarray(pixels).resize((512, 384), Image.BICUBIC).save(out / f"{index:05d}.jpg", quality=90)
+    return sorted(out.glob("*.jpg"))
+
+
+def rate(count: int, seconds: float) -> float:
+    return count / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--folder", default=str(ROOT.parent / "shared" / "datasets" / "diffusion-coco" / "fake")
+                        if (ROOT.parent / "shared").is_dir() else "")
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args()
+    paths = jpeg_folder(args.images, args.folder)
+    workers = worker_count(args.workers)
+    detector = load_detector(device="cpu")
+    print(f"{len(paths)} images from {args.folder or 'generated 512x384 JPEGs'}; {os.cpu_count()} cores, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, {workers} decoding workers")
+
+    def loader(transform):
+        return DataLoader(ImagePathDataset(paths, transform), batch_size=args.batch_size, num_workers=workers,
+                          collate_fn=collate_skipping_failures)
+
+    started = time.perf_counter()
+    batches = [batch.images for batch in loader(detector.transform)]
+    decode = rate(len(paths), time.perf_counter() - started)
+
+    with torch.inference_mode():
+        crop_averaged_logits(detector.model, batches[0])  # warm-up
+        started = time.perf_counter()
+        for images in batches:
+            crop_averaged_logits(detector.model, images)
+        model_only = rate(len(paths), time.perf_counter() - started)
+
+    started = time.perf_counter()
+    scored = sum(1 for _ in detector.predict_paths(paths, args.batch_size, workers))
+    end_to_end = rate(scored, time.perf_counter() - started)
+
+    from torchvision.models import resnet50
+    from torchvision.transforms import v2
+    resnet = resnet50().eval()  # random init: speed only; no weights are downloaded
+    resnet_transform = v2.Compose([v2.PILToTensor(), v2.Resize(256), v2.CenterCrop(224),
+                                   v2.ToDtype(torch.float32, scale=True),
+                                   v2.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    started = time.perf_counter()
+    with torch.inference_mode():
+        for batch in loader(resnet_transform):
+            resnet(batch.images)
+    resnet_end_to_end = rate(len(paths), time.perf_counter() - started)
+
+    bound = 1 / (1 / decode + 1 / model_only)
+    print(f"(a) decode + preprocess alone   {decode:8.1f} images/s")
+    print(f"(b) model alone (5 crops/image) {model_only:8.1f} images/s")
+    print(f"    serial bound 1/(1/a+1/b)    {bound:8.1f} images/s")
+    print(f"    end to end (predict_paths)  {end_to_end:8.1f} images/s")
+    print(f"(c) ResNet-50 end to end        {resnet_end_to_end:8.1f} images/s")
+    print(f"ratio end-to-end / serial bound: {end_to_end / bound:.2f} (target >= 0.85)")
+    print(f"ratio ours / ResNet-50 end to end: {end_to_end / resnet_end_to_end:.2f} (target >= 10)")
+
+
+if __name__ == "__main__":
+    main()

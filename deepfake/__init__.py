@@ -12,7 +12,7 @@ from . import models  # noqa: E402,F401  (fills the registry)
 
 
 def __getattr__(name):
-    # Inference pulls in torchvision and the data stack; import it only when asked for.
+    # Inference pulls in the data stack; import it only when asked for.
     if name in ("Detector", "load_detector", "Prediction", "DEFAULT_WEIGHTS"):
         from . import inference
         return getattr(inference, name)

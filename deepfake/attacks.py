@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .engine import crop_averaged_logits
-from .transforms import Preprocessing
+from .transforms import Preprocessing, crop_boxes
 
 
 def differentiable_view(preprocessing: Preprocessing) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -28,10 +28,8 @@ def differentiable_view(preprocessing: Preprocessing) -> Callable[[torch.Tensor]
             height, width = max(size, round(height * scale)), max(size, round(width * scale))
             pixels = F.interpolate(pixels.unsqueeze(0), size=(height, width), mode="bicubic",
                                    align_corners=False, antialias=True)[0]
-        centre = ((height - size) // 2, (width - size) // 2)
-        corners = [(0, 0), (0, width - size), (height - size, 0), (height - size, width - size)]
-        positions = [centre] if preprocessing.eval_crops == 1 else [*corners, centre]
-        crops = torch.stack([pixels[:, top:top + size, left:left + size] for top, left in positions])
+        boxes = crop_boxes(width, height, size, preprocessing.eval_crops)
+        crops = torch.stack([pixels[:, top:top + size, left:left + size] for left, top in boxes])
         return ((crops - mean.to(pixels)) / std.to(pixels)).unsqueeze(0)
     return view
 

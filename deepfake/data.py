@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from sklearn.model_selection import train_test_split
 from torch.utils.data import Dataset
 
 from .errors import DeepfakeError
@@ -94,6 +93,7 @@ def split_train_val(images: Sequence[LabelledImage], val_fraction: float, seed: 
         raise DeepfakeError(f"--val-fraction must be between 0 and 1, not {val_fraction}")
     if split_by not in SPLIT_BY:
         raise ValueError(f"split_by must be one of {SPLIT_BY}")
+    from sklearn.model_selection import train_test_split  # lazily: scikit-learn costs prediction ~0.9 s to import
 
     def group_of(image: LabelledImage) -> str:
         return image.group if split_by == "folder" else str(image.path)

@@ -6,12 +6,11 @@ the four corners) and the caller averages their logits, so any image size works 
 """
 import io
 from dataclasses import asdict, dataclass
-from typing import Tuple
+from typing import List, Tuple
 
+import numpy as np
 import torch
 from PIL import Image, ImageFilter
-from torchvision.transforms import v2
-from torchvision.transforms.v2 import functional as TF
 
 
 @dataclass(frozen=True)
@@ -102,13 +101,39 @@ class Degrade:
         return image
 
 
-def to_normalized_tensor(preprocessing: Preprocessing):
-    return v2.Compose([v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True),
-                       v2.Normalize(list(preprocessing.mean), list(preprocessing.std))])
+class ToNormalizedTensor:
+    """PIL RGB -> float tensor [3, H, W], scaled to [0, 1] then normalised by the checkpoint's mean and std.
+
+    Written with numpy rather than torchvision so that prediction does not import torchvision: that import
+    alone costs more than a second of a cold start (see benchmarks/cold_start.py)."""
+
+    def __init__(self, preprocessing: Preprocessing):
+        self.mean = torch.tensor(preprocessing.mean, dtype=torch.float32).view(3, 1, 1)
+        self.std = torch.tensor(preprocessing.std, dtype=torch.float32).view(3, 1, 1)
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        pixels = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).float().div_(255)
+        return (pixels - self.mean) / self.std
+
+
+def to_normalized_tensor(preprocessing: Preprocessing) -> ToNormalizedTensor:
+    return ToNormalizedTensor(preprocessing)
+
+
+def crop_boxes(width: int, height: int, size: int, n_crops: int) -> List[Tuple[int, int]]:
+    """(left, top) of the evaluation crops: the four corners and the centre, or the centre alone.
+
+    The centre is rounded as torchvision's center_crop rounds it, so scores match the training-time view."""
+    centre = (int(round((width - size) / 2.0)), int(round((height - size) / 2.0)))
+    if n_crops == 1:
+        return [centre]
+    return [(0, 0), (width - size, 0), (0, height - size), (width - size, height - size), centre]
 
 
 def build_train_transform(preprocessing: Preprocessing, augmentation: Augmentation = Augmentation()):
     """PIL RGB image -> float tensor [3, S, S]."""
+    from torchvision.transforms import v2  # training only: prediction never pays for importing torchvision
+
     size = preprocessing.input_size
     return v2.Compose([
         Degrade(augmentation),
@@ -129,8 +154,6 @@ class EvalTransform:
     def __call__(self, image: Image.Image) -> torch.Tensor:
         size = self.preprocessing.input_size
         image = fit_to_input(image, self.preprocessing)
-        if self.preprocessing.eval_crops == 5:
-            crops = TF.five_crop(image, [size, size])
-        else:
-            crops = (TF.center_crop(image, [size, size]),)
-        return torch.stack([self.to_tensor(crop) for crop in crops])
+        boxes = crop_boxes(image.width, image.height, size, self.preprocessing.eval_crops)
+        return torch.stack([self.to_tensor(image.crop((left, top, left + size, top + size)))
+                            for left, top in boxes])

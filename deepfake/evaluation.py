@@ -91,19 +91,28 @@ def evaluate_detector(detector: Detector, images, batch_size: int = 32, workers:
                       scores.fake_probabilities, detector.card)
 
 
-def robustness_table(detector: Detector, images, batch_size: int = 32, workers: Optional[int] = None,
-                     show_progress: bool = True, clean: Optional[Evaluation] = None) -> List[Dict]:
-    """ROC-AUC and accuracy (at the checkpoint's threshold) on clean images and under each degradation."""
-    from .perturbations import ROBUSTNESS_SUITE, Perturbed
-    clean = clean or evaluate_detector(detector, images, batch_size, workers, show_progress=show_progress,
-                                       name="clean")
-    rows = [{"condition": "clean", "roc_auc": clean.report["roc_auc"], "accuracy": clean.report["accuracy"],
-             "roc_auc_drop": 0.0}]
-    for name, perturbation in ROBUSTNESS_SUITE.items():
+def perturbed_rows(detector: Detector, images, perturbations: Dict, batch_size: int = 32,
+                   workers: Optional[int] = None, show_progress: bool = True) -> List[Dict]:
+    """ROC-AUC and accuracy (at the checkpoint's threshold) with each named perturbation applied first."""
+    from .perturbations import Perturbed
+    rows = []
+    for name, perturbation in perturbations.items():
         report = evaluate_detector(detector, images, batch_size, workers, show_progress=show_progress, name=name,
                                    transform=Perturbed(perturbation, detector.transform)).report
-        both_defined = report["roc_auc"] is not None and rows[0]["roc_auc"] is not None
-        drop = rows[0]["roc_auc"] - report["roc_auc"] if both_defined else None
-        rows.append({"condition": name, "roc_auc": report["roc_auc"], "accuracy": report["accuracy"],
-                     "roc_auc_drop": drop})
+        rows.append({"condition": name, "roc_auc": report["roc_auc"], "accuracy": report["accuracy"]})
+    return rows
+
+
+def robustness_table(detector: Detector, images, batch_size: int = 32, workers: Optional[int] = None,
+                     show_progress: bool = True, clean: Optional[Evaluation] = None) -> List[Dict]:
+    """The clean row, then each degradation of the robustness suite with its ROC-AUC drop from clean."""
+    from .perturbations import ROBUSTNESS_SUITE
+    clean = clean or evaluate_detector(detector, images, batch_size, workers, show_progress=show_progress,
+                                       name="clean")
+    clean_auc = clean.report["roc_auc"]
+    rows = [{"condition": "clean", "roc_auc": clean_auc, "accuracy": clean.report["accuracy"]}]
+    rows += perturbed_rows(detector, images, ROBUSTNESS_SUITE, batch_size, workers, show_progress)
+    for row in rows:
+        both_defined = row["roc_auc"] is not None and clean_auc is not None
+        row["roc_auc_drop"] = clean_auc - row["roc_auc"] if both_defined else None
     return rows

@@ -14,24 +14,14 @@ from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
 from .attacks import fake_logit, pgd_evasion
-from .evaluation import evaluate_detector
+from .evaluation import perturbed_rows
 from .images import load_rgb_image
 from .inference import Detector
-from .perturbations import STRESS_FAMILIES, Perturbed
+from .perturbations import STRESS_FAMILIES
 from .transforms import fit_to_input
 
 EPSILONS = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
 ATTACKS = {"fgsm": 1, "pgd": 10}  # name -> steps
-
-
-def perturbation_rows(detector: Detector, images, family: str, batch_size: int, workers: Optional[int],
-                      show_progress: bool) -> List[Dict]:
-    rows = []
-    for name, perturbation in STRESS_FAMILIES[family].items():
-        report = evaluate_detector(detector, images, batch_size, workers, show_progress=show_progress, name=name,
-                                   transform=Perturbed(perturbation, detector.transform)).report
-        rows.append({"condition": name, "roc_auc": report["roc_auc"], "accuracy": report["accuracy"]})
-    return rows
 
 
 def _pixels(detector: Detector, path) -> torch.Tensor:
@@ -86,8 +76,8 @@ def stress_sweep(detector: Detector, images, batch_size: int = 32, workers: Opti
     started = time.time()
     per_class = stress_images // 2 if stress_images else 0
     sample = [image for label in (0, 1) for image in spread([i for i in images if i.label == label], per_class)]
-    result = {family: perturbation_rows(detector, sample, family, batch_size, workers, show_progress)
-              for family in STRESS_FAMILIES}
+    result = {family: perturbed_rows(detector, sample, perturbations, batch_size, workers, show_progress)
+              for family, perturbations in STRESS_FAMILIES.items()}
     result["n_images"] = len(sample)
     fakes = spread([image.path for image in images if image.label == 1], attack_images)
     result["adversarial"] = evasion_rows(detector, fakes, show_progress=show_progress)

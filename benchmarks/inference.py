@@ -1,12 +1,13 @@
 """End-to-end folder prediction against its own limits, measured in one run.
 
-    python benchmarks/inference.py [--images 200] [--folder DIR] [--workers N]
+    python benchmarks/inference.py [--images 200] [--folder DIR] [--workers N] [--compile]
 
-(a) decode + preprocess alone (same DataLoader, same workers), (b) the model alone on pre-decoded tensors,
-end to end = predict_paths (decode -> preprocess -> model -> results), and (c) torchvision's ResNet-50
-(random init, eval, 224 px; CNNDetection's backbone) end to end on the same files. On a machine where
-decoding and the model share the cores, the best a pipeline can do is the serial bound 1/(1/a + 1/b).
-Prints the figures, then the ratios.
+(a) decode + preprocess alone (same DataLoader, same workers), (b) the model alone on pre-decoded tensors
+(float32, bfloat16 autocast, torch.compile with --compile, and the ONNX export under onnxruntime),
+end to end = predict_paths (decode -> preprocess -> model -> results) with the torch and the onnx backend,
+and (c) torchvision's ResNet-50 (random init, eval, 224 px; CNNDetection's backbone) end to end on the same
+files. On a machine where decoding and the model share the cores, the best a pipeline can do is the serial
+bound 1/(1/a + 1/b). Prints the figures, then the ratios.
 """
 import argparse
 import os
@@ -24,6 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from deepfake import load_detector  # noqa: E402
+from deepfake.engine import mixed_precision  # noqa: E402
+from deepfake.export import export_onnx  # noqa: E402
+from deepfake.inference import DEFAULT_WEIGHTS  # noqa: E402
 from deepfake.data import ImagePathDataset, collate_skipping_failures, iter_image_files, worker_count  # noqa: E402
 from deepfake.engine import crop_averaged_logits  # noqa: E402
 
@@ -50,6 +54,7 @@ def main() -> None:
                         if (ROOT.parent / "shared").is_dir() else "")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile (about a minute to compile)")
     args = parser.parse_args()
     paths = jpeg_folder(args.images, args.folder)
     workers = worker_count(args.workers)
@@ -65,16 +70,34 @@ def main() -> None:
     batches = [batch.images for batch in loader(detector.transform)]
     decode = rate(len(paths), time.perf_counter() - started)
 
-    with torch.inference_mode():
-        crop_averaged_logits(detector.model, batches[0])  # warm-up
-        started = time.perf_counter()
-        for images in batches:
-            crop_averaged_logits(detector.model, images)
-        model_only = rate(len(paths), time.perf_counter() - started)
+    def model_alone(model, amp=False) -> float:
+        with torch.inference_mode(), mixed_precision(torch.device("cpu"), amp):
+            crop_averaged_logits(model, batches[0])  # warm-up (and, for torch.compile, the compilation)
+            started = time.perf_counter()
+            for images in batches:
+                crop_averaged_logits(model, images)
+            return rate(len(paths), time.perf_counter() - started)
 
-    started = time.perf_counter()
-    scored = sum(1 for _ in detector.predict_paths(paths, args.batch_size, workers))
-    end_to_end = rate(scored, time.perf_counter() - started)
+    model_only = model_alone(detector.model)
+    model_bf16 = model_alone(detector.model, amp=True)
+    compiled = None
+    if args.compile:
+        started = time.perf_counter()
+        compiled = model_alone(torch.compile(detector.model, dynamic=False))
+        print(f"torch.compile: {time.perf_counter() - started:.0f}s including compilation")
+
+    onnx_file = Path(tempfile.mkdtemp(prefix="bench_onnx_")) / "model.onnx"
+    export_onnx(DEFAULT_WEIGHTS, onnx_file)
+    onnx_detector = load_detector(onnx_file, backend="onnx")
+    onnx_model = model_alone(onnx_detector.model)
+
+    def end_to_end_rate(chosen) -> float:
+        started = time.perf_counter()
+        scored = sum(1 for _ in chosen.predict_paths(paths, args.batch_size, workers))
+        return rate(scored, time.perf_counter() - started)
+
+    end_to_end = end_to_end_rate(detector)
+    onnx_end_to_end = end_to_end_rate(onnx_detector)
 
     from torchvision.models import resnet50
     from torchvision.transforms import v2
@@ -89,13 +112,25 @@ def main() -> None:
     resnet_end_to_end = rate(len(paths), time.perf_counter() - started)
 
     bound = 1 / (1 / decode + 1 / model_only)
-    print(f"(a) decode + preprocess alone   {decode:8.1f} images/s")
-    print(f"(b) model alone (5 crops/image) {model_only:8.1f} images/s")
-    print(f"    serial bound 1/(1/a+1/b)    {bound:8.1f} images/s")
-    print(f"    end to end (predict_paths)  {end_to_end:8.1f} images/s")
-    print(f"(c) ResNet-50 end to end        {resnet_end_to_end:8.1f} images/s")
-    print(f"ratio end-to-end / serial bound: {end_to_end / bound:.2f} (target >= 0.85)")
-    print(f"ratio ours / ResNet-50 end to end: {end_to_end / resnet_end_to_end:.2f} (target >= 10)")
+    onnx_bound = 1 / (1 / decode + 1 / onnx_model)
+    crops = detector.card.preprocessing.eval_crops
+    print(f"(a) decode + preprocess alone        {decode:8.1f} images/s")
+    print(f"(b) model alone ({crops} crops/image)      {model_only:8.1f} images/s")
+    print(f"    model alone, bfloat16 autocast   {model_bf16:8.1f} images/s")
+    if compiled is not None:
+        print(f"    model alone, torch.compile       {compiled:8.1f} images/s")
+    print(f"    model alone, onnxruntime         {onnx_model:8.1f} images/s")
+    print(f"    serial bound 1/(1/a+1/b)         {bound:8.1f} images/s")
+    print(f"    end to end (predict_paths)       {end_to_end:8.1f} images/s")
+    print(f"    end to end, --backend onnx       {onnx_end_to_end:8.1f} images/s  (bound {onnx_bound:.1f})")
+    print(f"(c) ResNet-50 end to end             {resnet_end_to_end:8.1f} images/s")
+    print(f"ratio end-to-end / serial bound: {end_to_end / bound:.2f} (target >= 0.85); "
+          f"onnx {onnx_end_to_end / onnx_bound:.2f}")
+    print(f"ratio onnx / torch end to end: {onnx_end_to_end / end_to_end:.2f}; bfloat16 / float32 model alone: "
+          f"{model_bf16 / model_only:.2f}" + (f"; compiled / eager model alone: {compiled / model_only:.2f}"
+                                             if compiled is not None else ""))
+    print(f"ratio ours / ResNet-50 end to end: {end_to_end / resnet_end_to_end:.2f}, with --backend onnx "
+          f"{onnx_end_to_end / resnet_end_to_end:.2f} (target >= 10)")
 
 
 if __name__ == "__main__":

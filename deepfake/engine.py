@@ -15,30 +15,50 @@ class NonFiniteLossError(DeepfakeError):
     """Training diverged; raised before the optimizer step so the weights stay finite."""
 
 
+def amp_dtype(device: torch.device) -> torch.dtype:
+    """bfloat16 where the hardware has it (recent x86 CPUs, Ampere+ GPUs): float32's range, so no loss scaling."""
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
+
+
+def mixed_precision(device: torch.device, enabled: bool):
+    """Autocast for --amp. Convolutions and matmuls run in low precision; BatchNorm, losses and sigmoid stay fp32."""
+    return torch.autocast(device.type, dtype=amp_dtype(device), enabled=enabled)
+
+
 def train_one_epoch(model: nn.Module, batches: Iterable[Batch], optimizer: torch.optim.Optimizer,
                     scheduler: Optional[torch.optim.lr_scheduler.LRScheduler], device: torch.device,
-                    on_batch: Callable[[float], None] = lambda loss: None) -> float:
-    """Mean BCE-with-logits loss over the epoch's images."""
+                    on_batch: Callable[[float], None] = lambda loss: None, amp: bool = False,
+                    all_finite: Callable[[bool], bool] = lambda finite: finite) -> "tuple[float, int]":
+    """(sum of BCE-with-logits losses, number of images) over the epoch.
+
+    `all_finite` lets data-parallel ranks agree to stop together when any one of them sees a NaN."""
     model.train()
+    # float16 (older GPUs) underflows small gradients without loss scaling; bfloat16 does not need it.
+    scaler = torch.amp.GradScaler(device.type, enabled=amp and amp_dtype(device) == torch.float16)
     total_loss, total_images = 0.0, 0
     for batch_number, batch in enumerate(batches):
         if not batch.indices:
             continue
         images = batch.images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         labels = batch.labels.to(device, non_blocking=True)
-        loss = F.binary_cross_entropy_with_logits(model(images), labels)
-        if not math.isfinite(loss.item()):
-            raise NonFiniteLossError(f"training loss became {loss.item()} at batch {batch_number}; lower --lr "
+        with mixed_precision(device, amp):
+            logits = model(images)
+        loss = F.binary_cross_entropy_with_logits(logits.float(), labels)
+        if not all_finite(math.isfinite(loss.item())):
+            raise NonFiniteLossError(f"training loss became non-finite at batch {batch_number}; lower --lr "
                                      f"or check the data (the best checkpoint was left untouched)")
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
         if scheduler is not None:
             scheduler.step()
         total_loss += loss.item() * len(batch.indices)
         total_images += len(batch.indices)
         on_batch(loss.item())
-    return total_loss / max(total_images, 1)
+    return total_loss, total_images
 
 
 @dataclass
@@ -59,13 +79,14 @@ def crop_averaged_logits(model: nn.Module, images: torch.Tensor) -> torch.Tensor
 
 @torch.inference_mode()
 def score(model: nn.Module, batches: Iterable[Batch], device: torch.device,
-          on_batch: Callable[[Batch], None] = lambda batch: None) -> Scores:
+          on_batch: Callable[[Batch], None] = lambda batch: None, amp: bool = False) -> Scores:
     model.eval()
     scores = Scores()
     for batch in batches:
         scores.failures += batch.failures
         if batch.indices:
-            logits = crop_averaged_logits(model, batch.images.to(device, non_blocking=True))
+            with mixed_precision(device, amp):
+                logits = crop_averaged_logits(model, batch.images.to(device, non_blocking=True))
             scores.indices += batch.indices
             scores.labels += batch.labels.int().tolist()
             scores.fake_probabilities += torch.sigmoid(logits.float()).cpu().tolist()

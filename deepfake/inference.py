@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 
 from .checkpoint import ModelCard, load_model
 from .data import ImagePathDataset, collate_skipping_failures, iter_media_files, worker_count
-from .engine import crop_averaged_logits
+from .engine import crop_averaged_logits, mixed_precision
 from .errors import DeepfakeError
 from .images import IMAGE_EXTENSIONS, load_rgb_image
 from .transforms import EvalTransform
@@ -41,9 +41,13 @@ class Failure:
 
 
 class Detector:
-    def __init__(self, model: torch.nn.Module, card: ModelCard, device: Union[str, torch.device] = "cpu"):
+    def __init__(self, model: torch.nn.Module, card: ModelCard, device: Union[str, torch.device] = "cpu",
+                 amp: bool = False):
         self.device = torch.device(device)
-        self.model = model.to(self.device, memory_format=torch.channels_last).eval()
+        self.amp = amp
+        if isinstance(model, torch.nn.Module):
+            model = model.to(self.device, memory_format=torch.channels_last).eval()
+        self.model = model
         self.card = card
         self.transform = EvalTransform(card.preprocessing)
 
@@ -98,7 +102,8 @@ class Detector:
     @torch.inference_mode()
     def fake_probabilities(self, crops: torch.Tensor) -> torch.Tensor:
         """crops: [batch, n_crops, 3, H, W], already transformed -> [batch] probabilities."""
-        logits = crop_averaged_logits(self.model, crops.to(self.device, non_blocking=True))
+        with mixed_precision(self.device, self.amp):
+            logits = crop_averaged_logits(self.model, crops.to(self.device, non_blocking=True))
         return torch.sigmoid(logits.float()).cpu()
 
     def predict(self, image: Union[str, Path, Image.Image], path: Union[str, Path, None] = None) -> Prediction:
@@ -129,9 +134,25 @@ class Detector:
             on_batch(len(results))
 
 
-def load_detector(weights: Union[str, Path, None] = None, device: Optional[str] = None) -> Detector:
-    model, card = load_model(weights or DEFAULT_WEIGHTS)
-    return Detector(model, card, device or ("cuda" if torch.cuda.is_available() else "cpu"))
+def _load_onnx(path):
+    from .onnx_backend import load_onnx_model  # onnxruntime is imported only by those who ask for it
+    return load_onnx_model(path)
+
+
+# Each backend reads its own file format and returns (callable crops -> logits, model card).
+BACKENDS = {"torch": load_model, "onnx": _load_onnx}
+
+
+def load_detector(weights: Union[str, Path, None] = None, device: Optional[str] = None,
+                  backend: str = "torch", amp: bool = False) -> Detector:
+    if backend not in BACKENDS:
+        raise DeepfakeError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend != "torch" and device not in (None, "cpu"):
+        raise DeepfakeError(f"the {backend} backend runs on the CPU; use the torch backend for --device {device}")
+    model, card = BACKENDS[backend](weights or DEFAULT_WEIGHTS)
+    if backend != "torch":
+        device = "cpu"
+    return Detector(model, card, device or ("cuda" if torch.cuda.is_available() else "cpu"), amp=amp)
 
 
 def predict_media(detector: Detector, paths: Sequence[Path], face_detector=None, n_frames: int = 16,

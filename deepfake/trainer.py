@@ -1,9 +1,10 @@
 """The training run: split, loaders, epochs, best checkpoint by validation ROC-AUC, resumable state.
 
-Every epoch reseeds torch from (seed, epoch), so shuffling, augmentation and dropout depend only on the
-seed and the epoch number: a run resumed from `last.pt` continues exactly where the interrupted one was.
+Every epoch reseeds torch from (seed, epoch) (and the rank, under torchrun), so shuffling, augmentation and
+dropout depend only on those: a run resumed from `last.pt` continues exactly where the interrupted one was.
 """
 import csv
+import os
 import random
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -12,6 +13,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -19,6 +21,7 @@ from . import __version__
 from .checkpoint import ModelCard, load_training_state, save_model, save_training_state
 from .data import (LabelledImage, LabelledImageDataset, collate_skipping_failures, count_labels, load_split,
                    worker_count)
+from .distributed import Cluster, GlobalBatchSampler, start_cluster, stop_cluster
 from .engine import score, train_one_epoch
 from .errors import DeepfakeError
 from .metrics import binary_metrics, choose_threshold
@@ -53,6 +56,8 @@ class TrainConfig:
     split_by: str = "folder"
     threshold_rule: str = "balanced_accuracy"
     augment: bool = True
+    balance_sets: bool = False
+    amp: bool = False
     resume: Optional[str] = None
     device: str = "cuda" if torch.cuda.is_available() else "cpu"
     show_progress: bool = True
@@ -73,44 +78,74 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _loader(dataset, batch_size, shuffle, workers, seed, device) -> DataLoader:
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers,
-                      collate_fn=collate_skipping_failures, pin_memory=device.type == "cuda",
-                      generator=torch.Generator().manual_seed(seed), drop_last=False)
+def _loader(dataset, workers, seed, device, **batching) -> DataLoader:
+    # The generator seeds the worker processes, hence augmentation: reproducible from (seed, epoch, rank).
+    return DataLoader(dataset, num_workers=workers, collate_fn=collate_skipping_failures,
+                      pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(seed), **batching)
 
 
 def fit(config: TrainConfig, log=print) -> Path:
-    """Train, keep the best epoch by validation ROC-AUC, and return the path of its checkpoint."""
+    """Train, keep the best epoch by validation ROC-AUC, and return the path of its checkpoint.
+
+    Under torchrun each process runs this same function on its slice of every batch (see distributed.py)."""
+    cluster = start_cluster(torch.device(config.device).type)
+    try:
+        return _fit(config, cluster, log if cluster.is_main else lambda *args, **kwargs: None)
+    finally:
+        stop_cluster(cluster)
+
+
+def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
     out_dir = Path(config.out_dir)
     device = torch.device(config.device)
+    if device.type == "cuda" and cluster.distributed:
+        device = torch.device("cuda", cluster.local_rank)
+        torch.cuda.set_device(device)
+    show_progress = config.show_progress and cluster.is_main
     train_images, val_images, data_summary = load_split(config.data_dirs, config.val_fraction, config.seed,
                                                         config.split_by)
     log(f"data: {len(train_images)} train {count_labels(train_images)}, {len(val_images)} validation "
-        f"{count_labels(val_images)}")
+        f"{count_labels(val_images)}" + (f"; {cluster.world_size} processes" if cluster.distributed else ""))
 
+    set_ids = data_set_ids(train_images, config.data_dirs)
     if config.faces:
-        cropped = crop_faces(train_images + val_images, out_dir / FACE_CACHE, config.show_progress, log)
+        if not cluster.is_main:
+            cluster.barrier()  # rank 0 detects the faces once; the others then read its cache
+        cropped = crop_faces(train_images + val_images, out_dir / FACE_CACHE, show_progress, log)
+        if cluster.is_main:
+            cluster.barrier()
+        set_ids = [set_id for image, set_id in zip(train_images, set_ids) if image.path in cropped]
         train_images = [cropped[image.path] for image in train_images if image.path in cropped]
         val_images = [cropped[image.path] for image in val_images if image.path in cropped]
     preprocessing = Preprocessing(input_size=config.img_size, eval_crops=config.eval_crops, resize=config.resize,
                                   faces=config.faces)
     augmentation = Augmentation() if config.augment else NO_AUGMENTATION
     train_set = LabelledImageDataset(train_images, build_train_transform(preprocessing, augmentation))
-    val_set = LabelledImageDataset(val_images, EvalTransform(preprocessing))
+    # Each rank scores every world_size-th validation image; the scores are gathered before any metric.
+    val_set = LabelledImageDataset(val_images[cluster.rank::cluster.world_size], EvalTransform(preprocessing))
     workers = worker_count(config.workers)
 
-    seed_everything(config.seed)
+    seed_everything(config.seed)  # the same initial weights on every rank
     model_kwargs = with_input_size(config.arch, config.model_kwargs, config.img_size)
-    model = create_model(config.arch, **model_kwargs).to(device, memory_format=torch.channels_last)
+    model = create_model(config.arch, **model_kwargs)
+    trained = model = model.to(device, memory_format=torch.channels_last)
+    if cluster.distributed:
+        if device.type == "cuda":
+            trained = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        trained = DistributedDataParallel(trained, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = -(-len(train_set) // config.batch_size)
+    set_ids = set_ids if config.balance_sets else None
+    steps_per_epoch = len(GlobalBatchSampler(len(train_set), config.batch_size, cluster, config.seed, set_ids))
+    if steps_per_epoch == 0:
+        raise DeepfakeError(f"too few training images ({len(train_set)}) for {cluster.world_size} processes")
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, pct_start=0.15,
                                                     total_steps=config.epochs * steps_per_epoch)
     training = {
         "data": data_summary, "seed": config.seed, "val_fraction": config.val_fraction,
         "split_by": config.split_by, "epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
-        "weight_decay": config.weight_decay, "augmentation": asdict(augmentation),
-        "torch_version": str(torch.__version__),
+        "weight_decay": config.weight_decay, "augmentation": asdict(augmentation), "amp": config.amp,
+        "balance_sets": config.balance_sets,
+        "processes": cluster.world_size, "torch_version": str(torch.__version__),
     }
     start_epoch, best_auc, history = 0, -1.0, []
     if config.resume:
@@ -132,37 +167,43 @@ def fit(config: TrainConfig, log=print) -> Path:
     started = time.time()
     try:
         for epoch in range(start_epoch, config.epochs):
-            seed_everything(config.seed * 1000 + epoch)
+            # Shuffling depends on (seed, epoch) alone, so all ranks cut the same global batches; augmentation
+            # and dropout also depend on the rank, since each rank sees different images.
+            epoch_seed = config.seed * 1000 + epoch
+            rank_seed = epoch_seed * cluster.world_size + cluster.rank
+            seed_everything(rank_seed)
             epoch_started = time.time()
-            train_loader = _loader(train_set, config.batch_size, True, workers, config.seed * 1000 + epoch, device)
-            bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False,
-                       disable=not config.show_progress)
-            train_loss = train_one_epoch(model, bar, optimizer, scheduler, device,
-                                         on_batch=lambda loss: bar.set_postfix(loss=f"{loss:.3f}"))
-            val_loader = _loader(val_set, config.batch_size, False, workers, config.seed, device)
-            val_bar = tqdm(val_loader, desc="validating", unit="batch", leave=False, disable=not config.show_progress)
-            val_scores = score(model, val_bar, device)
-            threshold = choose_threshold(val_scores.labels, val_scores.fake_probabilities, config.threshold_rule)
-            val_metrics = binary_metrics(val_scores.labels, val_scores.fake_probabilities, threshold)
+            sampler = GlobalBatchSampler(len(train_set), config.batch_size, cluster, epoch_seed, set_ids)
+            bar = tqdm(_loader(train_set, workers, rank_seed, device, batch_sampler=sampler),
+                       desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False, disable=not show_progress)
+            loss_sum, n_trained = train_one_epoch(trained, bar, optimizer, scheduler, device,
+                                                  on_batch=lambda loss: bar.set_postfix(loss=f"{loss:.3f}"),
+                                                  amp=config.amp, all_finite=cluster.all_finite)
+            loss_sum, n_trained = cluster.sum(loss_sum, n_trained)
+            train_loss = loss_sum / max(n_trained, 1)
+            val_bar = tqdm(_loader(val_set, workers, config.seed, device, batch_size=config.batch_size),
+                           desc="validating", unit="batch", leave=False, disable=not show_progress)
+            local_scores = score(model, val_bar, device, amp=config.amp)
+            gathered = cluster.gather((local_scores.labels, local_scores.fake_probabilities))
+            labels = [label for rank_labels, _ in gathered for label in rank_labels]
+            probabilities = [p for _, rank_probabilities in gathered for p in rank_probabilities]
+            threshold = choose_threshold(labels, probabilities, config.threshold_rule)
+            val_metrics = binary_metrics(labels, probabilities, threshold)
             row = {"epoch": epoch + 1, "train_loss": round(train_loss, 5), "val_roc_auc": val_metrics["roc_auc"],
                    "val_accuracy": round(val_metrics["accuracy"], 5), "threshold": round(threshold, 5),
                    "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - epoch_started, 1)}
             history.append(row)
             improved = (val_metrics["roc_auc"] or 0.0) > best_auc
-            card = ModelCard(arch=config.arch, model_kwargs=model_kwargs, preprocessing=preprocessing,
-                             threshold=threshold, threshold_rule=f"{config.threshold_rule} on the validation split",
-                             training=dict(training, best_epoch=epoch + 1, history=history),
-                             validation_metrics=val_metrics, package_version=__version__)
             if improved:
                 best_auc = val_metrics["roc_auc"] or 0.0
-                save_model(out_dir / BEST_CHECKPOINT, model, card)
-            save_training_state(out_dir / TRAINING_STATE, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "epoch": epoch + 1, "best_auc": best_auc, "history": history, "training": training,
-                "model_card": card.to_json()})
-            write_epoch_log(out_dir / EPOCH_LOG, history)
-            save_training_curves(history, out_dir / TRAINING_CURVES,
-                                 f"{config.arch} on {', '.join(entry['name'] for entry in data_summary)}")
+            if cluster.is_main:
+                card = ModelCard(arch=config.arch, model_kwargs=model_kwargs, preprocessing=preprocessing,
+                                 threshold=threshold,
+                                 threshold_rule=f"{config.threshold_rule} on the validation split",
+                                 training=dict(training, best_epoch=epoch + 1, history=history),
+                                 validation_metrics=val_metrics, package_version=__version__)
+                save_epoch(out_dir, model, optimizer, scheduler, card, history, best_auc, training, improved,
+                           f"{config.arch} on {', '.join(entry['name'] for entry in data_summary)}")
             auc_text = "n/a" if val_metrics["roc_auc"] is None else f"{val_metrics['roc_auc']:.4f}"
             log(f"epoch {epoch + 1}/{config.epochs}: loss {train_loss:.4f}, val ROC-AUC {auc_text}, "
                 f"accuracy {val_metrics['accuracy']:.4f} at threshold {threshold:.3f}, {row['seconds']:.0f}s"
@@ -175,6 +216,26 @@ def fit(config: TrainConfig, log=print) -> Path:
     log(f"done in {time.time() - started:.0f}s; best validation ROC-AUC {best_auc:.4f}; "
         f"checkpoint {out_dir / BEST_CHECKPOINT}")
     return out_dir / BEST_CHECKPOINT
+
+
+def save_epoch(out_dir: Path, model, optimizer, scheduler, card: ModelCard, history: List[Dict], best_auc: float,
+               training: Dict, improved: bool, curves_title: str) -> None:
+    """Everything an epoch leaves on disk; each file is replaced atomically, the best model only if it improved."""
+    if improved:
+        save_model(out_dir / BEST_CHECKPOINT, model, card)
+    save_training_state(out_dir / TRAINING_STATE, {
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+        "epoch": len(history), "best_auc": best_auc, "history": history, "training": training,
+        "model_card": card.to_json()})
+    write_epoch_log(out_dir / EPOCH_LOG, history)
+    save_training_curves(history, out_dir / TRAINING_CURVES, curves_title)
+
+
+def data_set_ids(images: Sequence[LabelledImage], data_dirs: Sequence[str]) -> List[int]:
+    """For each image, the index of the --data folder it came from."""
+    roots = [Path(os.path.abspath(root)) for root in data_dirs]  # abspath: symlinked files stay in their set
+    return [next(i for i, root in enumerate(roots) if Path(os.path.abspath(image.path)).is_relative_to(root))
+            for image in images]
 
 
 def crop_faces(images, cache_dir: Path, show_progress: bool, log) -> Dict[Path, LabelledImage]:

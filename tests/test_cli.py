@@ -112,6 +112,14 @@ def test_load_model_describes_the_checkpoint(trained_checkpoint):
     ("train.py", ["--data", "{tmp}/empty_dir"], ["empty_dir", "real/"]),
     ("train.py", ["--data", "{tmp}/absent_dir"], ["absent_dir", "no such folder"]),
     ("load_model.py", ["--weights", "{tmp}/notes.txt"], ["notes.txt"]),
+    ("predict.py", ["--image_path", "{tmp}/ok.png", "--backend", "onnx", "--weights", "{tmp}/absent.onnx"],
+     ["absent.onnx", "no such ONNX file"]),
+    ("predict.py", ["--image_path", "{tmp}/ok.png", "--backend", "onnx", "--weights", "{tmp}/notes.txt"],
+     ["notes.txt", "export this checkpoint first"]),
+    ("predict.py", ["--image_path", "{tmp}/ok.png", "--backend", "onnx", "--explain", "{tmp}/maps"],
+     ["--explain", "torch backend"]),
+    ("-m", ["deepfake.export", "--weights", "{tmp}/absent.safetensors", "--onnx", "{tmp}/x.onnx"],
+     ["absent.safetensors", "no such checkpoint"]),
 ])
 def test_user_errors_are_one_line(tmp_path, script, args, fragments):
     (tmp_path / "notes.txt").write_text("hello")
@@ -135,3 +143,21 @@ def test_evaluate_compares_several_checkpoints_in_one_table(trained_checkpoint, 
     assert lines[2].split()[1:-1] == lines[3].split()[1:-1]  # same weights, same metrics
     reports = json.loads(out.read_text())
     assert [Path(r["weights"]).name for r in reports] == ["best.safetensors", "other.safetensors"]
+
+
+def test_amp_trains_and_predicts_close_to_float32(labelled_folder, trained_checkpoint, tmp_path):
+    """--amp (bfloat16 autocast on this CPU): training runs end to end; prediction stays near float32."""
+    trained = run_script("train.py", "--data", str(labelled_folder), "--arch", "artifact_cnn_tiny", "--epochs", "1",
+                         "--img-size", "32", "--batch-size", "8", "--workers", "0", "--amp", "--out", str(tmp_path))
+    assert trained.returncode == 0, trained.stderr
+    assert json.loads(run_script("load_model.py", "--weights", str(tmp_path / "best.safetensors"), "--json")
+                      .stdout)["training"]["amp"] is True
+
+    def probabilities(*flags):
+        result = run_script("predict.py", "--image_path", str(labelled_folder / "fake"), "--json",
+                            "--weights", str(trained_checkpoint), *flags)
+        assert result.returncode == 0, result.stderr
+        return np.array([json.loads(line)["fake_probability"] for line in result.stdout.splitlines()])
+
+    full, mixed = probabilities(), probabilities("--amp")
+    assert len(full) == 24 and np.abs(full - mixed).max() < 0.02

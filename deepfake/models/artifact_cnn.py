@@ -20,12 +20,21 @@ class ArtifactCNNConfig:
     hidden: int = 64
     dropout: float = 0.3
     residual_input: bool = False  # feed NPR's residual (image minus its 2x down-up copy) beside the RGB
+    norm: str = "batch"  # a key of NORMALIZATIONS
 
 
-def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
+# GroupNorm does not look across the batch, so a data-parallel run on CPUs (no SyncBatchNorm there) takes
+# exactly the single-process step; BatchNorm trains faster and is the default.
+NORMALIZATIONS = {
+    "batch": nn.BatchNorm2d,
+    "group": lambda channels: nn.GroupNorm(min(4, channels), channels),
+}
+
+
+def conv_norm_relu(in_channels: int, out_channels: int, norm: str = "batch") -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
-        nn.BatchNorm2d(out_channels),
+        NORMALIZATIONS[norm](out_channels),
         nn.ReLU(inplace=True),
     )
 
@@ -49,8 +58,8 @@ class ArtifactCNN(nn.Module):
         self.residual_input = config.residual_input
         blocks, in_channels = [], 6 if config.residual_input else 3
         for out_channels in config.channels:
-            blocks += [conv_bn_relu(in_channels, out_channels), conv_bn_relu(out_channels, out_channels),
-                       nn.MaxPool2d(2)]
+            blocks += [conv_norm_relu(in_channels, out_channels, config.norm),
+                       conv_norm_relu(out_channels, out_channels, config.norm), nn.MaxPool2d(2)]
             in_channels = out_channels
         self.features = nn.Sequential(*blocks)
         # Average and max pooling together: an artifact can be spread thinly or sit in one spot.
@@ -75,11 +84,12 @@ class ArtifactCNN(nn.Module):
 
 @register_model
 def artifact_cnn(channels=(16, 32, 64, 128), hidden: int = 64, dropout: float = 0.3,
-                 residual_input: bool = False) -> ArtifactCNN:
-    return ArtifactCNN(ArtifactCNNConfig(tuple(channels), hidden, dropout, residual_input))
+                 residual_input: bool = False, norm: str = "batch") -> ArtifactCNN:
+    return ArtifactCNN(ArtifactCNNConfig(tuple(channels), hidden, dropout, residual_input, norm))
 
 
 @register_model
-def artifact_cnn_tiny(channels=(8, 16), hidden: int = 16, dropout: float = 0.0) -> ArtifactCNN:
-    """A few thousand parameters: for tests and smoke runs, not for detection."""
-    return ArtifactCNN(ArtifactCNNConfig(tuple(channels), hidden, dropout))
+def artifact_cnn_tiny(channels=(8, 16), hidden: int = 16, dropout: float = 0.0, norm: str = "group") -> ArtifactCNN:
+    """A few thousand parameters: for tests and smoke runs, not for detection. GroupNorm, so that the
+    data-parallel test can demand the single-process weights exactly."""
+    return ArtifactCNN(ArtifactCNNConfig(tuple(channels), hidden, dropout, norm=norm))

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Leave-one-set-out: train on two of the shared sets, score every image of the third (never seen, never
+# used to choose the threshold). One command per direction:
+#   bash tools/cross_domain.sh faces-stylegan      # train on diffusion-coco + faceswap-frames
+#   bash tools/cross_domain.sh diffusion-coco      # train on faces-stylegan + faceswap-frames
+#   bash tools/cross_domain.sh faceswap-frames     # train on faces-stylegan + diffusion-coco
+# Same recipe as the shipped weights (see weights/MODEL_CARD.md) at EPOCHS epochs (default 8).
+# Writes runs/xdomain_without_<set>/ and runs/card/xdomain_<set>.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+D=../shared/datasets
+HELD_OUT=${1:?name the held-out set: faces-stylegan, diffusion-coco or faceswap-frames}
+EPOCHS=${EPOCHS:-8}
+TRAIN=()
+for set in faces-stylegan diffusion-coco faceswap-frames; do
+  [ "$set" = "$HELD_OUT" ] || TRAIN+=("$D/$set")
+done
+[ ${#TRAIN[@]} -eq 2 ] || { echo "unknown set: $HELD_OUT" >&2; exit 2; }
+OUT=runs/xdomain_without_$HELD_OUT
+mkdir -p runs/card
+$PY train.py --data "${TRAIN[@]}" --balance-sets --amp --epochs "$EPOCHS" --out "$OUT"
+$PY evaluate.py --data "$D/$HELD_OUT" --split all --weights "$OUT/best.safetensors" \
+  --json "runs/card/xdomain_$HELD_OUT.json"

@@ -1,6 +1,6 @@
 """Training speed and peak memory, and the memory of predicting a large folder, measured in one run.
 
-    python benchmarks/train.py [--data DIR ...] [--predict-images 10000]
+    python benchmarks/train.py [--data DIR ...] [--predict-images 10000] [--skip-training]
 
 1. One epoch of `train.py` on the shared sets (or a generated folder), in float32 and with --amp (bfloat16
    autocast): seconds per epoch, training images per second (validation included in the epoch time) and the
@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--data", nargs="+", default=shared if SHARED.is_dir() else None,
                         help="training folders (default: the three shared sets, else a generated folder)")
     parser.add_argument("--predict-images", type=int, default=10000)
+    parser.add_argument("--skip-training", action="store_true", help="measure prediction memory only")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench_train_"))
     data = args.data or [str(labelled_folder(scratch / "generated"))]
@@ -70,7 +71,7 @@ def main() -> None:
     print(f"{os.cpu_count()} cores, torch {torch.__version__}; data: {', '.join(Path(d).name for d in data)}")
 
     training = {}
-    for label, extra in (("float32", []), ("bfloat16 --amp", ["--amp"])):
+    for label, extra in () if args.skip_training else (("float32", []), ("bfloat16 --amp", ["--amp"])):
         run = measured([sys.executable, "train.py", "--data", *data, "--epochs", "1", "--out",
                         str(scratch / label.split()[0]), *extra])
         n_train = int(re.search(r"data: (\d+) train", run["stdout"]).group(1))
@@ -95,8 +96,9 @@ def main() -> None:
               f"incl. start-up); peak RSS {run['max_rss_mb']:.0f} MB")
 
     (n_small, small_run), (n_big, big_run) = sorted(predicting.items())
-    print(f"ratio training images/s, bfloat16 / float32: "
-          f"{training['bfloat16 --amp']['images_per_s'] / training['float32']['images_per_s']:.2f}")
+    if training:
+        print(f"ratio training images/s, bfloat16 / float32: "
+              f"{training['bfloat16 --amp']['images_per_s'] / training['float32']['images_per_s']:.2f}")
     print(f"ratio predict peak RSS, {n_big} / {n_small} images: "
           f"{big_run['max_rss_mb'] / small_run['max_rss_mb']:.2f} (target: about 1, memory does not grow)")
 

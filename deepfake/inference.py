@@ -41,8 +41,9 @@ class Failure:
 
 
 class Detector:
-    def __init__(self, model: torch.nn.Module, card: ModelCard, device: Union[str, torch.device] = "cpu",
-                 amp: bool = False):
+    def __init__(self, model: Callable[[torch.Tensor], torch.Tensor], card: ModelCard,
+                 device: Union[str, torch.device] = "cpu", amp: bool = False):
+        """`model`: an nn.Module (moved to `device`, eval mode), or any callable crops -> logits (onnx_backend)."""
         self.device = torch.device(device)
         self.amp = amp
         if isinstance(model, torch.nn.Module):

@@ -26,7 +26,9 @@ from .registry import create_model
 from .transforms import Preprocessing
 
 FORMAT_NAME = "deepfake-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 2 added `temperature`; a version-1 card reads as temperature 1.0, which is what it meant.
+READABLE_FORMAT_VERSIONS = (1, 2)
 
 
 @dataclass
@@ -37,6 +39,7 @@ class ModelCard:
     preprocessing: Preprocessing
     threshold: float = 0.5
     threshold_rule: str = "default 0.5 (not chosen on data)"
+    temperature: float = 1.0  # P(fake) = sigmoid(logit / temperature); fitted on validation (calibration.py)
     class_names: tuple = ("real", "fake")
     training: Dict = field(default_factory=dict)
     validation_metrics: Dict = field(default_factory=dict)
@@ -53,10 +56,10 @@ class ModelCard:
         except json.JSONDecodeError as error:
             raise DeepfakeError(f"{source}: checkpoint metadata is not valid JSON ({error})") from None
         version = values.pop("format_version", None)
-        if version != FORMAT_VERSION:
+        if version not in READABLE_FORMAT_VERSIONS:
             raise DeepfakeError(f"{source}: checkpoint format version {version} is not supported by deepfake "
-                                f"{__version__} (it reads version {FORMAT_VERSION}); upgrade the package or "
-                                f"re-export the checkpoint")
+                                f"{__version__} (it reads versions {READABLE_FORMAT_VERSIONS[0]} to "
+                                f"{READABLE_FORMAT_VERSIONS[-1]}); upgrade the package or re-export the checkpoint")
         values["preprocessing"] = Preprocessing.from_dict(values["preprocessing"])
         values["class_names"] = tuple(values["class_names"])
         return cls(**values)

@@ -343,7 +343,7 @@ def describe_checkpoint(weights) -> dict:
         "input_size": card.preprocessing.input_size, "eval_crops": card.preprocessing.eval_crops,
         "resize": card.preprocessing.resize, "faces": card.preprocessing.faces,
         "mean": list(card.preprocessing.mean), "std": list(card.preprocessing.std),
-        "threshold": card.threshold, "threshold_rule": card.threshold_rule,
+        "threshold": card.threshold, "threshold_rule": card.threshold_rule, "temperature": card.temperature,
         "class_names": list(card.class_names), "package_version": card.package_version,
         "training_data": training.get("data", []),
         "training": {k: v for k, v in training.items() if k not in ("data", "history")},
@@ -364,6 +364,7 @@ def load_model_main(argv: Optional[List[str]] = None) -> int:
           f"{description['eval_crops']} per image at inference")
     print(f"normalisation   mean {description['mean']}, std {description['std']}")
     print(f"threshold       {description['threshold']:.4f} ({description['threshold_rule']})")
+    print(f"calibration     P(fake) = sigmoid(logit / {description['temperature']:.4f})")
     print(f"classes         0 = {description['class_names'][0]}, 1 = {description['class_names'][1]}")
     print(f"package         deepfake {description['package_version']}")
     for source in description["training_data"]:
@@ -377,7 +378,8 @@ def load_model_main(argv: Optional[List[str]] = None) -> int:
     metrics = description["validation_metrics"]
     if metrics:
         shown = ", ".join(f"{key} {metrics[key]:.4f}" for key in
-                          ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision")
+                          ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision",
+                           "expected_calibration_error")
                           if metrics.get(key) is not None)
         print(f"validation      {shown}")
     return 0

@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .calibration import fake_probability
 from .data import Batch, DecodeFailure
 from .errors import DeepfakeError
 
@@ -63,9 +64,10 @@ def train_one_epoch(model: nn.Module, batches: Iterable[Batch], optimizer: torch
 
 @dataclass
 class Scores:
-    """Per-image fake probabilities, in dataset order of the images that decoded."""
+    """Per-image logits and fake probabilities, in dataset order of the images that decoded."""
     indices: List[int] = field(default_factory=list)
     labels: List[int] = field(default_factory=list)
+    logits: List[float] = field(default_factory=list)
     fake_probabilities: List[float] = field(default_factory=list)
     failures: List[DecodeFailure] = field(default_factory=list)
 
@@ -79,7 +81,9 @@ def crop_averaged_logits(model: nn.Module, images: torch.Tensor) -> torch.Tensor
 
 @torch.inference_mode()
 def score(model: nn.Module, batches: Iterable[Batch], device: torch.device,
-          on_batch: Callable[[Batch], None] = lambda batch: None, amp: bool = False) -> Scores:
+          on_batch: Callable[[Batch], None] = lambda batch: None, amp: bool = False,
+          temperature: float = 1.0) -> Scores:
+    """Crop-averaged logits and P(fake) = sigmoid(logit / temperature) for every image that decodes."""
     model.eval()
     scores = Scores()
     for batch in batches:
@@ -89,6 +93,7 @@ def score(model: nn.Module, batches: Iterable[Batch], device: torch.device,
                 logits = crop_averaged_logits(model, batch.images.to(device, non_blocking=True))
             scores.indices += batch.indices
             scores.labels += batch.labels.int().tolist()
-            scores.fake_probabilities += torch.sigmoid(logits.float()).cpu().tolist()
+            scores.logits += logits.float().cpu().tolist()
+            scores.fake_probabilities += fake_probability(logits, temperature).cpu().tolist()
         on_batch(batch)
     return scores

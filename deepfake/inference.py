@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
+from .calibration import fake_probability
 from .checkpoint import ModelCard, load_model
 from .data import ImagePathDataset, collate_skipping_failures, iter_media_files, worker_count
 from .engine import crop_averaged_logits, mixed_precision
@@ -55,6 +56,10 @@ class Detector:
     @property
     def threshold(self) -> float:
         return self.card.threshold
+
+    def probability_from_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        """P(fake) under the checkpoint's temperature: the scale its threshold was chosen on."""
+        return fake_probability(logits, self.card.temperature)
 
     def _verdict(self, path, fake_probability: float, **details) -> Prediction:
         label = "fake" if fake_probability >= self.threshold else "real"
@@ -105,7 +110,7 @@ class Detector:
         """crops: [batch, n_crops, 3, H, W], already transformed -> [batch] probabilities."""
         with mixed_precision(self.device, self.amp):
             logits = crop_averaged_logits(self.model, crops.to(self.device, non_blocking=True))
-        return torch.sigmoid(logits.float()).cpu()
+        return self.probability_from_logits(logits).cpu()
 
     def predict(self, image: Union[str, Path, Image.Image], path: Union[str, Path, None] = None) -> Prediction:
         """One image, given as a path or as a PIL image (`path` then only labels the result)."""

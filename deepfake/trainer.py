@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from . import __version__
+from .calibration import fake_probability, fit_temperature
 from .checkpoint import ModelCard, load_training_state, save_model, save_training_state
 from .data import (LabelledImage, LabelledImageDataset, collate_skipping_failures, count_labels, load_split,
                    worker_count)
@@ -154,10 +155,13 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         if recorded.get("data") != data_summary:
             raise DeepfakeError(f"{config.resume}: was trained on different data (file lists differ); "
                                 f"resume with the same --data, --val-fraction and --seed")
-        if recorded.get("epochs") != config.epochs or recorded.get("batch_size") != config.batch_size:
-            # The one-cycle schedule spans the whole run; a different length would be a different run.
-            raise DeepfakeError(f"{config.resume}: was started with --epochs {recorded.get('epochs')} "
-                                f"--batch-size {recorded.get('batch_size')}; resume with the same values")
+        schedule = (recorded.get("epochs"), recorded.get("batch_size"), bool(recorded.get("balance_sets")))
+        if schedule != (config.epochs, config.batch_size, config.balance_sets):
+            # The one-cycle schedule spans the whole run (epochs x batches per epoch, which --balance-sets
+            # changes); a different length would be a different run, and the scheduler would overrun.
+            raise DeepfakeError(f"{config.resume}: was started with --epochs {schedule[0]} --batch-size "
+                                f"{schedule[1]}{' --balance-sets' if schedule[2] else ' without --balance-sets'}; "
+                                f"resume with the same values")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -184,13 +188,17 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
             val_bar = tqdm(_loader(val_set, workers, config.seed, device, batch_size=config.batch_size),
                            desc="validating", unit="batch", leave=False, disable=not show_progress)
             local_scores = score(model, val_bar, device, amp=config.amp)
-            gathered = cluster.gather((local_scores.labels, local_scores.fake_probabilities))
+            gathered = cluster.gather((local_scores.labels, local_scores.logits))
             labels = [label for rank_labels, _ in gathered for label in rank_labels]
-            probabilities = [p for _, rank_probabilities in gathered for p in rank_probabilities]
+            logits = [logit for _, rank_logits in gathered for logit in rank_logits]
+            # Calibrate first, then choose the threshold on the probabilities users will see.
+            temperature = fit_temperature(labels, logits)
+            probabilities = fake_probability(torch.tensor(logits), temperature).tolist()
             threshold = choose_threshold(labels, probabilities, config.threshold_rule)
             val_metrics = binary_metrics(labels, probabilities, threshold)
             row = {"epoch": epoch + 1, "train_loss": round(train_loss, 5), "val_roc_auc": val_metrics["roc_auc"],
                    "val_accuracy": round(val_metrics["accuracy"], 5), "threshold": round(threshold, 5),
+                   "temperature": round(temperature, 4), "val_ece": round(val_metrics["expected_calibration_error"], 4),
                    "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - epoch_started, 1)}
             history.append(row)
             improved = (val_metrics["roc_auc"] or 0.0) > best_auc
@@ -198,8 +206,9 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
                 best_auc = val_metrics["roc_auc"] or 0.0
             if cluster.is_main:
                 card = ModelCard(arch=config.arch, model_kwargs=model_kwargs, preprocessing=preprocessing,
-                                 threshold=threshold,
-                                 threshold_rule=f"{config.threshold_rule} on the validation split",
+                                 threshold=threshold, temperature=temperature,
+                                 threshold_rule=f"{config.threshold_rule} on the validation split, after "
+                                                f"temperature scaling fitted on the same split",
                                  training=dict(training, best_epoch=epoch + 1, history=history),
                                  validation_metrics=val_metrics, package_version=__version__)
                 save_epoch(out_dir, model, optimizer, scheduler, card, history, best_auc, training, improved,
@@ -258,6 +267,7 @@ def crop_faces(images, cache_dir: Path, show_progress: bool, log) -> Dict[Path, 
 
 def write_epoch_log(path: Path, history: List[Dict]) -> None:
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(history[0]))
+        # Union of the rows' keys: a run resumed across a package upgrade may have gained a column.
+        writer = csv.DictWriter(handle, fieldnames=list(dict.fromkeys(key for row in history for key in row)))
         writer.writeheader()
         writer.writerows(history)

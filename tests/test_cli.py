@@ -28,6 +28,16 @@ def test_train_writes_checkpoint_state_and_log(trained_checkpoint):
     assert log_lines[0].startswith("epoch,train_loss,val_roc_auc") and len(log_lines) == 5
 
 
+def test_training_records_its_degradations(labelled_folder, tmp_path):
+    result = run_script("train.py", "--data", str(labelled_folder), "--arch", "artifact_cnn_tiny", "--epochs", "1",
+                        "--img-size", "32", "--batch-size", "8", "--workers", "0", "--augment-probability", "0.5",
+                        "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    augmentation = load_model(tmp_path / "best.safetensors")[1].training["augmentation"]
+    assert augmentation["downscale_probability"] == augmentation["blur_probability"] == 0.5
+    assert augmentation["jpeg_probability"] == 0.5
+
+
 def test_evaluate_prints_and_writes_all_metrics(trained_checkpoint, tmp_path):
     held_out = make_labelled_folder(tmp_path / "held_out", n_per_class=16, seed=7)
     out = tmp_path / "metrics.json"
@@ -119,6 +129,7 @@ def test_load_model_describes_the_checkpoint(trained_checkpoint):
     ("evaluate.py", ["--data", "{tmp}/empty_dir"], ["empty_dir", "real/"]),
     ("train.py", ["--data", "{tmp}/empty_dir"], ["empty_dir", "real/"]),
     ("train.py", ["--data", "{tmp}/absent_dir"], ["absent_dir", "no such folder"]),
+    ("train.py", ["--data", "{tmp}/empty_dir", "--augment-probability", "1.5"], ["--augment-probability", "1.5"]),
     ("load_model.py", ["--weights", "{tmp}/notes.txt"], ["notes.txt"]),
     ("predict.py", ["--image_path", "{tmp}/ok.png", "--backend", "onnx", "--weights", "{tmp}/absent.onnx"],
      ["absent.onnx", "no such ONNX file"]),

@@ -1,0 +1,79 @@
+"""Refit a checkpoint's calibration and threshold on its own validation split, without retraining.
+
+    python -m deepfake.recalibrate --weights runs/train/best.safetensors --data DIR [DIR ...] [--out NEW]
+
+For checkpoints made before train.py calibrated its probabilities (format 1: temperature 1, bias 0), or to
+switch the threshold rule (say to `fpr_5` for a moderation queue). It scores exactly the validation images the
+checkpoint recorded (same folders, seed and split; refused if the file lists differ) the way training scored
+them (same autocast), then runs the same `calibrate_on_validation` as train.py: the result is the checkpoint
+train.py would have written.
+"""
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import List, Optional, Sequence, Union
+
+import torch
+from torch.utils.data import DataLoader
+
+from .calibration import calibrate_on_validation, calibrated_rule
+from .checkpoint import ModelCard, load_model, save_model
+from .cli import loader_arguments, weights_argument
+from .data import LabelledImageDataset, collate_skipping_failures, load_split, worker_count
+from .engine import score
+from .errors import DeepfakeError
+from .metrics import THRESHOLD_RULES
+from .transforms import EvalTransform
+
+
+def recalibrate_checkpoint(weights: Union[str, Path], data_dirs: Sequence[str], out: Union[str, Path, None] = None,
+                           threshold_rule: str = "balanced_accuracy", batch_size: int = 32,
+                           workers: Optional[int] = None) -> ModelCard:
+    """Write the recalibrated checkpoint to `out` (default: over `weights`, atomically) and return its card."""
+    model, card = load_model(weights)
+    if card.preprocessing.faces:
+        raise DeepfakeError(f"{weights}: trained on face crops; recalibrating it needs its face cache: retrain "
+                            f"with train.py, which calibrates every epoch")
+    training = card.training
+    if not training.get("data"):
+        raise DeepfakeError(f"{weights}: records no training data, so it has no validation split to calibrate "
+                            f"on (a converted checkpoint?)")
+    _, val_images, data_summary = load_split(data_dirs, training["val_fraction"], training["seed"],
+                                             training["split_by"])
+    if data_summary != training["data"]:
+        trained_on = ", ".join(entry["name"] for entry in training["data"])
+        raise DeepfakeError(f"{weights}: was trained on other data ({trained_on}; file lists differ): pass the "
+                            f"same --data folders, so that calibration uses its validation split and nothing else")
+    loader = DataLoader(LabelledImageDataset(val_images, EvalTransform(card.preprocessing)), batch_size=batch_size,
+                        num_workers=worker_count(workers), collate_fn=collate_skipping_failures)
+    scores = score(model, loader, torch.device("cpu"), amp=bool(training.get("amp")))
+    validation = calibrate_on_validation(scores.labels, scores.logits, threshold_rule)
+    card = replace(card, temperature=validation.temperature, logit_bias=validation.bias,
+                   threshold=validation.threshold, threshold_rule=calibrated_rule(threshold_rule),
+                   validation_metrics=validation.metrics)
+    save_model(out or weights, model, card)
+    return card
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deepfake.recalibrate",
+                                     description="Refit calibration and threshold on a checkpoint's validation split.")
+    weights_argument(parser)
+    parser.add_argument("--data", nargs="+", required=True, help="the --data folders the checkpoint was trained on")
+    parser.add_argument("--out", default=None, help="where to write the result (default: replace --weights)")
+    parser.add_argument("--threshold-rule", choices=THRESHOLD_RULES, default="balanced_accuracy")
+    loader_arguments(parser)
+    args = parser.parse_args(argv)
+    card = recalibrate_checkpoint(args.weights, args.data, args.out, args.threshold_rule, args.batch_size,
+                                  args.workers)
+    metrics = card.validation_metrics
+    print(f"wrote {args.out or args.weights}: P(fake) = sigmoid(logit / {card.temperature:.4f} "
+          f"{card.logit_bias:+.4f}), threshold {card.threshold:.4f} ({card.threshold_rule}); validation "
+          f"ECE {metrics['expected_calibration_error']:.4f}, accuracy {metrics['accuracy']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    from .cli import run_cli
+    run_cli(main)(sys.argv[1:])

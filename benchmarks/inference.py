@@ -67,15 +67,15 @@ def main() -> None:
                           collate_fn=collate_skipping_failures)
 
     started = time.perf_counter()
-    batches = [batch.images for batch in loader(detector.transform)]
+    batches = [(batch.images, batch.crops_per_image) for batch in loader(detector.transform)]
     decode = rate(len(paths), time.perf_counter() - started)
 
     def model_alone(model, amp=False) -> float:
         with torch.inference_mode(), mixed_precision(torch.device("cpu"), amp):
-            crop_averaged_logits(model, batches[0])  # warm-up (and, for torch.compile, the compilation)
+            crop_averaged_logits(model, *batches[0])  # warm-up (and, for torch.compile, the compilation)
             started = time.perf_counter()
-            for images in batches:
-                crop_averaged_logits(model, images)
+            for crops, crops_per_image in batches:
+                crop_averaged_logits(model, crops, crops_per_image)
             return rate(len(paths), time.perf_counter() - started)
 
     model_only = model_alone(detector.model)

@@ -15,7 +15,7 @@ from .transforms import Preprocessing, crop_boxes
 
 
 def differentiable_view(preprocessing: Preprocessing) -> Callable[[torch.Tensor], torch.Tensor]:
-    """[3, H, W] pixels in [0, 1] -> [1, crops, 3, S, S] normalised crops, as EvalTransform makes them."""
+    """[3, H, W] pixels in [0, 1] -> [crops, 3, S, S] normalised crops, as EvalTransform makes them."""
     size = preprocessing.input_size
     mean = torch.tensor(preprocessing.mean).view(3, 1, 1)
     std = torch.tensor(preprocessing.std).view(3, 1, 1)
@@ -30,12 +30,13 @@ def differentiable_view(preprocessing: Preprocessing) -> Callable[[torch.Tensor]
                                    align_corners=False, antialias=True)[0]
         boxes = crop_boxes(width, height, size, preprocessing.eval_crops)
         crops = torch.stack([pixels[:, top:top + size, left:left + size] for left, top in boxes])
-        return ((crops - mean.to(pixels)) / std.to(pixels)).unsqueeze(0)
+        return (crops - mean.to(pixels)) / std.to(pixels)
     return view
 
 
 def fake_logit(model: nn.Module, preprocessing: Preprocessing, pixels: torch.Tensor) -> torch.Tensor:
-    return crop_averaged_logits(model, differentiable_view(preprocessing)(pixels))[0]
+    crops = differentiable_view(preprocessing)(pixels)
+    return crop_averaged_logits(model, crops, [len(crops)])[0]
 
 
 def pgd_evasion(model: nn.Module, preprocessing: Preprocessing, pixels: torch.Tensor, epsilon: float,

@@ -53,7 +53,7 @@ def loader_arguments(parser: argparse.ArgumentParser, batch_size: int = 32) -> N
 def get_train_parser() -> argparse.ArgumentParser:
     from .metrics import THRESHOLD_RULES
     from .registry import list_models
-    from .transforms import DEFAULT_DEGRADATION_PROBABILITY
+    from .transforms import CROP_LAYOUTS, DEFAULT_DEGRADATION_PROBABILITY, DEFAULT_EVAL_CROPS
     parser = argparse.ArgumentParser(description="Train a deepfake detector on real/ and fake/ image folders.")
     parser.add_argument("--data", nargs="+", default=[DEFAULT_DATA],
                         help="one or more folders, each with real/ and fake/ (or 0_real/ and 1_fake/) below it")
@@ -62,8 +62,9 @@ def get_train_parser() -> argparse.ArgumentParser:
     loader_arguments(parser)
     parser.add_argument("--lr", type=float, default=5e-4, help="peak learning rate of the one-cycle schedule")
     parser.add_argument("--img-size", type=int, default=128, help="crop size in pixels (crops, never resizes)")
-    parser.add_argument("--eval-crops", type=int, choices=(1, 5), default=5,
-                        help="crops scored per image at evaluation: 1 = centre, 5 = centre + corners")
+    parser.add_argument("--eval-crops", type=int, choices=sorted(CROP_LAYOUTS), default=DEFAULT_EVAL_CROPS,
+                        help="crops whose logits are averaged per image at evaluation and prediction: 1 = centre, "
+                             "5 = centre + corners, 9 / 16 = a 3x3 / 4x4 grid from corner to corner")
     parser.add_argument("--val-fraction", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--split-by", choices=("folder", "file"), default="folder",

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from torch.utils.data import Dataset, default_collate
+from torch.utils.data import Dataset, default_collate, get_worker_info
 
 from .errors import DeepfakeError
 from .images import IMAGE_EXTENSIONS, load_rgb_image
@@ -151,24 +151,42 @@ class DecodeFailure:
 
 @dataclass
 class Batch:
-    images: torch.Tensor
+    images: torch.Tensor  # training: [batch, 3, S, S]; evaluation: every image's crops in turn, [crops, 3, S, S]
     labels: torch.Tensor
     indices: List[int]
     failures: List[DecodeFailure]
+    crops_per_image: Optional[List[int]] = None  # evaluation only: how many of `images` belong to each image
+
+
+def concatenate_crops(crop_sets: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, List[int]]:
+    """Each image's [crops, 3, S, S] (a number that depends on its size) -> one [all crops, 3, S, S] tensor
+    and the count per image."""
+    counts = [len(crops) for crops in crop_sets]
+    first = crop_sets[0]
+    out = None
+    # Inside a DataLoader worker, write straight into shared memory, as default_collate does: a plain cat
+    # would build the batch on the worker's heap and copy it over, and that heap (glibc keeps it) grew the
+    # worker by over a gigabyte on a 10,000-image folder.
+    if get_worker_info() is not None:
+        storage = first._typed_storage()._new_shared(sum(crops.numel() for crops in crop_sets), device=first.device)
+        out = first.new(storage).resize_(sum(counts), *first.shape[1:])
+    return torch.cat(list(crop_sets), out=out), counts
 
 
 def collate_skipping_failures(samples) -> Batch:
-    """Stack the decodable samples; carry the failures along so the caller can report them."""
+    """Batch the decodable samples; carry the failures along so the caller can report them."""
     good = [sample for sample in samples if not isinstance(sample, DecodeFailure)]
     failures = [sample for sample in samples if isinstance(sample, DecodeFailure)]
     if not good:
-        return Batch(torch.empty(0), torch.empty(0), [], failures)
-    # default_collate stacks straight into shared memory inside a DataLoader worker, as torch's own loader
-    # does; a plain torch.stack would allocate the batch on the worker's heap and then copy it to shared
-    # memory, and that heap (glibc keeps it) grew the worker by over a gigabyte on a 10,000-image folder.
-    return Batch(default_collate([sample[0] for sample in good]),
-                 torch.tensor([sample[1] for sample in good], dtype=torch.float32),
-                 [sample[2] for sample in good], failures)
+        return Batch(torch.empty(0), torch.empty(0), [], failures, [])
+    tensors = [sample[0] for sample in good]
+    labels = torch.tensor([sample[1] for sample in good], dtype=torch.float32)
+    indices = [sample[2] for sample in good]
+    if tensors[0].dim() == 4:  # evaluation crops (EvalTransform): their number varies with the image
+        images, crops_per_image = concatenate_crops(tensors)
+        return Batch(images, labels, indices, failures, crops_per_image)
+    # default_collate also stacks straight into shared memory inside a worker.
+    return Batch(default_collate(tensors), labels, indices, failures)
 
 
 def split_roots(images_by_root: Dict[str, List[LabelledImage]], val_fraction: float, seed: int,

@@ -1,7 +1,7 @@
 """One epoch of training and one pass of scoring. No argparse, no printing, no file layout."""
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, List, Optional
+from typing import Callable, Iterable, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -72,11 +72,18 @@ class Scores:
     failures: List[DecodeFailure] = field(default_factory=list)
 
 
-def crop_averaged_logits(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """images: [batch, crops, 3, H, W] -> one logit per image, the mean of its crops' logits."""
-    batch_size, n_crops = images.shape[:2]
-    flat = images.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-    return model(flat).view(batch_size, n_crops).mean(dim=1)
+# The model sees at most this many crops at once. Activations grow with the crops in flight (the first block
+# keeps 16 x 128 x 128 floats per crop), and a batch of 32 large images is 288 crops under the 3x3 grid.
+CROPS_PER_FORWARD = 64
+
+
+def crop_averaged_logits(model: nn.Module, crops: torch.Tensor, crops_per_image: Sequence[int]) -> torch.Tensor:
+    """crops: [all crops, 3, H, W], each image's crops in turn -> one logit per image, the mean of its crops'."""
+    logits = torch.cat([model(chunk.contiguous(memory_format=torch.channels_last))
+                        for chunk in crops.split(CROPS_PER_FORWARD)]).float()
+    counts = torch.as_tensor(list(crops_per_image), device=logits.device)
+    image_of_crop = torch.repeat_interleave(torch.arange(len(counts), device=logits.device), counts)
+    return logits.new_zeros(len(counts)).index_add(0, image_of_crop, logits) / counts
 
 
 @torch.inference_mode()
@@ -91,7 +98,8 @@ def score(model: nn.Module, batches: Iterable[Batch], device: torch.device,
         scores.failures += batch.failures
         if batch.indices:
             with mixed_precision(device, amp):
-                logits = crop_averaged_logits(model, batch.images.to(device, non_blocking=True))
+                logits = crop_averaged_logits(model, batch.images.to(device, non_blocking=True),
+                                              batch.crops_per_image)
             scores.indices += batch.indices
             scores.labels += batch.labels.int().tolist()
             scores.logits += logits.float().cpu().tolist()

@@ -35,7 +35,7 @@ def grad_cam(detector: Detector, image: Image.Image) -> "tuple[Image.Image, np.n
     view = view.crop((left, top, left + width, top + height))
     inputs = to_normalized_tensor(preprocessing)(view).unsqueeze(0).to(detector.device)
     with torch.no_grad():
-        called_fake = detector.probability_from_logits(detector.model(inputs)).item() >= detector.threshold
+        called_fake = detector.calls_fake(detector.probability_from_logits(detector.model(inputs)).item())
     # Explain the verdict: evidence for "fake" when called fake, for "real" (the negated logit) otherwise;
     # a real verdict explained on the fake logit would be an all-zero map.
     direction = 1.0 if called_fake else -1.0

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 
 from .calibration import fake_probability
 from .checkpoint import ModelCard, load_model
-from .data import ImagePathDataset, collate_skipping_failures, iter_media_files, worker_count
+from .data import ImagePathDataset, collate_skipping_failures, concatenate_crops, iter_media_files, worker_count
 from .engine import crop_averaged_logits, mixed_precision
 from .errors import DeepfakeError
 from .images import IMAGE_EXTENSIONS, load_rgb_image
@@ -61,13 +61,17 @@ class Detector:
         """P(fake) under the checkpoint's calibration: the scale its threshold was chosen on."""
         return fake_probability(logits, self.card.temperature, self.card.logit_bias)
 
+    def calls_fake(self, fake_probability: float) -> bool:
+        """The decision rule: a calibrated P(fake) at or above the threshold chosen on validation."""
+        return fake_probability >= self.threshold
+
     def _verdict(self, path, fake_probability: float, **details) -> Prediction:
-        label = "fake" if fake_probability >= self.threshold else "real"
+        label = "fake" if self.calls_fake(fake_probability) else "real"
         return Prediction(None if path is None else str(path), label, fake_probability, details)
 
     def score_images(self, images: List[Image.Image]) -> List[float]:
         """Fake probabilities of already-decoded images (face crops, video frames), in one batch."""
-        return self.fake_probabilities(torch.stack([self.transform(image) for image in images])).tolist()
+        return self.fake_probabilities(*concatenate_crops([self.transform(image) for image in images])).tolist()
 
     def _faces_evidence(self, image: Image.Image, face_detector) -> "tuple[float, dict]":
         """Score each face; the most suspicious one decides. No face: the whole image, and say so."""
@@ -106,10 +110,10 @@ class Detector:
         return self._verdict(path, AGGREGATIONS[aggregation](scores), aggregation=aggregation, frames=records)
 
     @torch.inference_mode()
-    def fake_probabilities(self, crops: torch.Tensor) -> torch.Tensor:
-        """crops: [batch, n_crops, 3, H, W], already transformed -> [batch] probabilities."""
+    def fake_probabilities(self, crops: torch.Tensor, crops_per_image: Sequence[int]) -> torch.Tensor:
+        """crops: [all crops, 3, H, W], already transformed, each image's in turn -> [images] probabilities."""
         with mixed_precision(self.device, self.amp):
-            logits = crop_averaged_logits(self.model, crops.to(self.device, non_blocking=True))
+            logits = crop_averaged_logits(self.model, crops.to(self.device, non_blocking=True), crops_per_image)
         return self.probability_from_logits(logits).cpu()
 
     def predict(self, image: Union[str, Path, Image.Image], path: Union[str, Path, None] = None) -> Prediction:
@@ -119,7 +123,8 @@ class Detector:
         else:
             path = Path(image)
             pil_image = load_rgb_image(path)
-        probability = self.fake_probabilities(self.transform(pil_image).unsqueeze(0))[0].item()
+        crops = self.transform(pil_image)
+        probability = self.fake_probabilities(crops, [len(crops)])[0].item()
         return self._verdict(path, probability)
 
     def predict_paths(self, paths: Sequence[Path], batch_size: int = 32, workers: Optional[int] = None,
@@ -133,7 +138,7 @@ class Detector:
             results = {failure.index: Failure(str(paths[failure.index]), failure.message)
                        for failure in batch.failures}
             if batch.indices:
-                probabilities = self.fake_probabilities(batch.images).tolist()
+                probabilities = self.fake_probabilities(batch.images, batch.crops_per_image).tolist()
                 for index, probability in zip(batch.indices, probabilities):
                     results[index] = self._verdict(paths[index], probability)
             yield from (results[index] for index in sorted(results))

@@ -2,11 +2,14 @@
 
     python -m deepfake.recalibrate --weights runs/train/best.safetensors --data DIR [DIR ...] [--out NEW]
 
-For checkpoints made before train.py calibrated its probabilities (format 1: temperature 1, bias 0), or to
-switch the threshold rule (say to `fpr_5` for a moderation queue). It scores exactly the validation images the
+For checkpoints made before train.py calibrated its probabilities (format 1: temperature 1, bias 0), to
+switch the threshold rule (say to `fpr_5` for a moderation queue), or to score with another crop layout
+(`--eval-crops`: averaging more crops changes the spread of the logits, so the map and threshold must be
+refit with it). It scores exactly the validation images the
 checkpoint recorded (same folders, seed and split; refused if the file lists differ) the way training scored
 them (same autocast), then runs the same `calibrate_on_validation` as train.py: the result is the checkpoint
-train.py would have written.
+train.py would have written (with --eval-crops, had it validated with those crops: its choice of best epoch
+could have differed).
 """
 import argparse
 import sys
@@ -24,14 +27,16 @@ from .data import LabelledImageDataset, collate_skipping_failures, load_split, w
 from .engine import score
 from .errors import DeepfakeError
 from .metrics import THRESHOLD_RULES
-from .transforms import EvalTransform
+from .transforms import CROP_LAYOUTS, EvalTransform
 
 
 def recalibrate_checkpoint(weights: Union[str, Path], data_dirs: Sequence[str], out: Union[str, Path, None] = None,
                            threshold_rule: str = "balanced_accuracy", batch_size: int = 32,
-                           workers: Optional[int] = None) -> ModelCard:
+                           workers: Optional[int] = None, eval_crops: Optional[int] = None) -> ModelCard:
     """Write the recalibrated checkpoint to `out` (default: over `weights`, atomically) and return its card."""
     model, card = load_model(weights)
+    if eval_crops is not None:
+        card = replace(card, preprocessing=replace(card.preprocessing, eval_crops=eval_crops))
     if card.preprocessing.faces:
         raise DeepfakeError(f"{weights}: trained on face crops; recalibrating it needs its face cache: retrain "
                             f"with train.py, which calibrates every epoch")
@@ -63,14 +68,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--data", nargs="+", required=True, help="the --data folders the checkpoint was trained on")
     parser.add_argument("--out", default=None, help="where to write the result (default: replace --weights)")
     parser.add_argument("--threshold-rule", choices=THRESHOLD_RULES, default="balanced_accuracy")
+    parser.add_argument("--eval-crops", type=int, choices=sorted(CROP_LAYOUTS), default=None,
+                        help="score with this crop layout from now on (default: the checkpoint's own)")
     loader_arguments(parser)
     args = parser.parse_args(argv)
     card = recalibrate_checkpoint(args.weights, args.data, args.out, args.threshold_rule, args.batch_size,
-                                  args.workers)
+                                  args.workers, args.eval_crops)
     metrics = card.validation_metrics
     print(f"wrote {args.out or args.weights}: P(fake) = sigmoid(logit / {card.temperature:.4f} "
           f"{card.logit_bias:+.4f}), threshold {card.threshold:.4f} ({card.threshold_rule}); validation "
-          f"ECE {metrics['expected_calibration_error']:.4f}, accuracy {metrics['accuracy']:.4f}")
+          f"ECE {metrics['expected_calibration_error']:.4f}, accuracy {metrics['accuracy']:.4f}, ROC-AUC "
+          f"{metrics['roc_auc']:.4f} ({card.preprocessing.eval_crops} crops per image)")
     return 0
 
 

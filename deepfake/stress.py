@@ -32,7 +32,7 @@ def _pixels(detector: Detector, path) -> torch.Tensor:
 def _is_fake(detector: Detector, pixels: torch.Tensor) -> bool:
     with torch.no_grad():
         logit = fake_logit(detector.model, detector.card.preprocessing, pixels)
-        return detector.probability_from_logits(logit).item() >= detector.threshold
+        return detector.calls_fake(detector.probability_from_logits(logit).item())
 
 
 def evasion_rows(detector: Detector, fake_paths: Sequence, epsilons=EPSILONS, source: Optional[Detector] = None,

@@ -27,8 +27,8 @@ from .engine import score, train_one_epoch
 from .errors import DeepfakeError
 from .plots import save_training_curves
 from .registry import create_model
-from .transforms import (DEFAULT_DEGRADATION_PROBABILITY, NO_AUGMENTATION, Augmentation, EvalTransform,
-                         Preprocessing, build_train_transform)
+from .transforms import (DEFAULT_DEGRADATION_PROBABILITY, DEFAULT_EVAL_CROPS, NO_AUGMENTATION, Augmentation,
+                         EvalTransform, Preprocessing, build_train_transform)
 
 BEST_CHECKPOINT = "best.safetensors"
 TRAINING_STATE = "last.pt"
@@ -48,7 +48,7 @@ class TrainConfig:
     lr: float = 5e-4  # 2e-3 stalled the shipped recipe for its first 8 epochs (see weights/MODEL_CARD.md)
     weight_decay: float = 1e-4
     img_size: int = 128
-    eval_crops: int = 5
+    eval_crops: int = DEFAULT_EVAL_CROPS
     resize: int = 0
     faces: bool = False
     val_fraction: float = 0.2

@@ -75,10 +75,10 @@ def test_detector_applies_the_checkpoint_calibration():
     torch.manual_seed(0)
     model = create_model("artifact_cnn_tiny", hidden=8).eval()
     card = tiny_card(temperature=3.0, logit_bias=0.4, preprocessing=Preprocessing(input_size=32, eval_crops=1))
-    crops = torch.randn(4, 1, 3, 32, 32)
+    crops = torch.randn(4, 3, 32, 32)
     with torch.no_grad():
-        logits = model(crops.flatten(0, 1))
-    probabilities = Detector(model, card).fake_probabilities(crops)
+        logits = model(crops)
+    probabilities = Detector(model, card).fake_probabilities(crops, [1, 1, 1, 1])
     assert torch.allclose(probabilities, torch.sigmoid(logits / 3.0 + 0.4), atol=1e-6)
 
 

@@ -1,0 +1,95 @@
+"""Evaluation crops: where they sit, how a batch of images with different crop counts is scored, and that
+duplicate positions cost nothing and change nothing."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+
+from conftest import run_script
+from deepfake import create_model
+from deepfake.checkpoint import ModelCard, load_model
+from deepfake.data import ImagePathDataset, collate_skipping_failures
+from deepfake.engine import crop_averaged_logits
+from deepfake.inference import Detector
+from deepfake.transforms import CROP_LAYOUTS, EvalTransform, Preprocessing, crop_boxes
+
+
+@pytest.mark.parametrize("n_crops", sorted(CROP_LAYOUTS))
+@pytest.mark.parametrize("width, height", [(128, 128), (256, 256), (512, 300), (130, 700)])
+def test_crops_lie_inside_the_image_once_each(n_crops, width, height):
+    boxes = crop_boxes(width, height, 128, n_crops)
+    assert len(boxes) == len(set(boxes)) <= n_crops
+    assert all(0 <= left <= width - 128 and 0 <= top <= height - 128 for left, top in boxes)
+    if (width, height) == (128, 128):
+        assert boxes == [(0, 0)]  # a face crop of exactly the model's size is scored once, not n_crops times
+
+
+def test_grids_reach_every_corner_and_spread_evenly():
+    assert crop_boxes(256, 256, 128, 9) == [(x, y) for y in (0, 64, 128) for x in (0, 64, 128)]
+    assert crop_boxes(512, 512, 128, 16) == [(x, y) for y in (0, 128, 256, 384) for x in (0, 128, 256, 384)]
+    assert set(crop_boxes(300, 200, 128, 5)) == {(0, 0), (172, 0), (0, 72), (172, 72), (86, 36)}
+
+
+def test_unknown_layout_is_refused():
+    with pytest.raises(ValueError, match="eval_crops must be one of"):
+        Preprocessing(eval_crops=7)
+
+
+def _model_and_card(n_crops: int):
+    torch.manual_seed(0)
+    model = create_model("artifact_cnn_tiny").eval()
+    return model, ModelCard(arch="artifact_cnn_tiny", model_kwargs={},
+                            preprocessing=Preprocessing(input_size=32, eval_crops=n_crops))
+
+
+@pytest.mark.parametrize("workers", [0, 1])  # 1: the batch is concatenated in a worker's shared memory
+def test_a_batch_of_mixed_sizes_scores_each_image_as_alone(tmp_path, workers):
+    rng = np.random.default_rng(0)
+    sizes = [(32, 32), (32, 64), (33, 33), (100, 70)]
+    paths = []
+    for i, (width, height) in enumerate(sizes):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(paths[-1])
+    model, card = _model_and_card(9)
+    transform = EvalTransform(card.preprocessing)
+    loader = DataLoader(ImagePathDataset(paths, transform), batch_size=4, num_workers=workers,
+                        collate_fn=collate_skipping_failures)
+    batch = next(iter(loader))
+    assert batch.crops_per_image == [1, 3, 4, 9]
+    with torch.no_grad():
+        batched = crop_averaged_logits(model, batch.images, batch.crops_per_image)
+        alone = [model(transform(Image.open(path).convert("RGB"))).mean() for path in paths]
+    assert torch.allclose(batched, torch.stack(alone), atol=1e-5)
+
+
+def test_duplicate_positions_do_not_change_the_score(tmp_path):
+    """A 32-px image under the 9-crop grid is the same single crop under every layout."""
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    probabilities = {n: Detector(*_model_and_card(n)).predict(image).fake_probability for n in CROP_LAYOUTS}
+    assert np.ptp(list(probabilities.values())) < 1e-6
+
+
+def test_recalibrate_switches_the_crop_layout(trained_checkpoint, labelled_folder, tmp_path):
+    out = tmp_path / "sixteen.safetensors"
+    result = run_script("-m", "deepfake.recalibrate", "--weights", str(trained_checkpoint), "--data",
+                        str(labelled_folder), "--eval-crops", "16", "--workers", "0", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "16 crops per image" in result.stdout
+    _, before = load_model(trained_checkpoint)
+    _, after = load_model(out)
+    assert (before.preprocessing.eval_crops, after.preprocessing.eval_crops) == (9, 16)
+    assert after.validation_metrics != before.validation_metrics  # refit on the new view, not copied
+
+
+def test_crops_run_through_the_model_in_chunks_with_the_same_result(monkeypatch):
+    """Bounded memory: a batch larger than CROPS_PER_FORWARD is scored chunk by chunk, and no image's mean
+    depends on where the chunks fall, even when one image's crops straddle two chunks."""
+    import deepfake.engine as engine
+    model, _ = _model_and_card(9)
+    crops, counts = torch.randn(23, 3, 32, 32), [9, 4, 1, 9]
+    with torch.no_grad():
+        whole = engine.crop_averaged_logits(model, crops, counts)
+        monkeypatch.setattr(engine, "CROPS_PER_FORWARD", 5)
+        chunked = engine.crop_averaged_logits(model, crops, counts)
+    assert torch.allclose(whole, chunked, atol=1e-5)

@@ -370,7 +370,7 @@ def load_model_main(argv: Optional[List[str]] = None) -> int:
     print(f"architecture    {description['arch']} {description['model_kwargs'] or ''}".rstrip())
     print(f"parameters      {description['parameters']:,}")
     print(f"input           {description['input_size']}x{description['input_size']} crops, "
-          f"{description['eval_crops']} per image at inference")
+          f"up to {description['eval_crops']} per image at inference, their logits averaged")
     print(f"normalisation   mean {description['mean']}, std {description['std']}")
     print(f"threshold       {description['threshold']:.4f} ({description['threshold_rule']})")
     print(f"calibration     P(fake) = sigmoid(logit / {description['temperature']:.4f} "

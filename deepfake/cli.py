@@ -53,7 +53,8 @@ def loader_arguments(parser: argparse.ArgumentParser, batch_size: int = 32) -> N
 def get_train_parser() -> argparse.ArgumentParser:
     from .metrics import THRESHOLD_RULES
     from .registry import list_models
-    from .transforms import CROP_LAYOUTS, DEFAULT_DEGRADATION_PROBABILITY, DEFAULT_EVAL_CROPS
+    from .transforms import (CROP_LAYOUTS, DEFAULT_DEGRADATION_PROBABILITY, DEFAULT_EVAL_CROPS,
+                             DEFAULT_REFRAME_PROBABILITY)
     parser = argparse.ArgumentParser(description="Train a deepfake detector on real/ and fake/ image folders.")
     parser.add_argument("--data", nargs="+", default=[DEFAULT_DATA],
                         help="one or more folders, each with real/ and fake/ (or 0_real/ and 1_fake/) below it")
@@ -61,7 +62,11 @@ def get_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, default=10)
     loader_arguments(parser)
     parser.add_argument("--lr", type=float, default=5e-4, help="peak learning rate of the one-cycle schedule")
-    parser.add_argument("--img-size", type=int, default=128, help="crop size in pixels (crops, never resizes)")
+    parser.add_argument("--img-size", type=int, default=128, help="side of the square the network sees, in pixels")
+    parser.add_argument("--resize", type=int, default=0, metavar="N",
+                        help="first resize every image's shorter side to N pixels (N = --img-size: the network sees "
+                             "the whole image; the shipped model does); 0: crop at native resolution, which keeps "
+                             "the finest generator traces but shows the network only a part of a large image")
     parser.add_argument("--eval-crops", type=int, choices=sorted(CROP_LAYOUTS), default=DEFAULT_EVAL_CROPS,
                         help="crops whose logits are averaged per image at evaluation and prediction: 1 = centre, "
                              "5 = centre + corners, 9 / 16 = a 3x3 / 4x4 grid from corner to corner")
@@ -72,10 +77,14 @@ def get_train_parser() -> argparse.ArgumentParser:
                              "side of the split; file: every image on its own")
     parser.add_argument("--threshold-rule", choices=THRESHOLD_RULES, default="balanced_accuracy",
                         help="how the decision threshold is chosen on the validation split")
-    parser.add_argument("--no-augment", action="store_true", help="no blur/JPEG/downscale augmentation")
+    parser.add_argument("--no-augment", action="store_true",
+                        help="no reframing and no blur/JPEG/downscale augmentation")
     parser.add_argument("--augment-probability", type=float, default=DEFAULT_DEGRADATION_PROBABILITY, metavar="P",
                         help="probability of each degradation (downscale to 0.5-1x, Gaussian blur, JPEG 40-100), "
                              "drawn independently for every training image (default %(default)s)")
+    parser.add_argument("--reframe-probability", type=float, default=DEFAULT_REFRAME_PROBABILITY, metavar="P",
+                        help="probability that a training image is first cut to a random window of 75-100%% of "
+                             "its width and height, as users crop photos (default %(default)s)")
     parser.add_argument("--balance-sets", action="store_true",
                         help="with several --data folders, every epoch draws the same number of images from each "
                              "(the largest set no longer dominates)")
@@ -94,14 +103,20 @@ def train_main(argv: Optional[List[str]] = None) -> int:
     from .trainer import TRAINING_STATE, TrainConfig, fit
     if args.epochs < 1 or args.batch_size < 1 or args.img_size < 8:
         raise DeepfakeError("--epochs and --batch-size must be at least 1, --img-size at least 8")
-    if not 0 <= args.augment_probability <= 1:
-        raise DeepfakeError(f"--augment-probability must be between 0 and 1, not {args.augment_probability}")
+    if args.resize and args.resize < args.img_size:
+        raise DeepfakeError(f"--resize must be 0 or at least --img-size ({args.img_size}), not {args.resize}")
+    for flag, probability in (("--augment-probability", args.augment_probability),
+                              ("--reframe-probability", args.reframe_probability)):
+        if not 0 <= probability <= 1:
+            raise DeepfakeError(f"{flag} must be between 0 and 1, not {probability}")
     resume = str(Path(args.out) / TRAINING_STATE) if args.resume == "auto" else args.resume
     config = TrainConfig(data_dirs=args.data, out_dir=args.out, arch=args.arch, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, img_size=args.img_size, eval_crops=args.eval_crops,
+                         resize=args.resize,
                          val_fraction=args.val_fraction, seed=args.seed, workers=args.workers,
                          split_by=args.split_by, threshold_rule=args.threshold_rule, augment=not args.no_augment,
-                         augment_probability=args.augment_probability, faces=args.faces, amp=args.amp,
+                         augment_probability=args.augment_probability,
+                         reframe_probability=args.reframe_probability, faces=args.faces, amp=args.amp,
                          balance_sets=args.balance_sets,
                          resume=resume, show_progress=sys.stderr.isatty(),
                          **({"device": args.device} if args.device else {}))
@@ -369,7 +384,8 @@ def load_model_main(argv: Optional[List[str]] = None) -> int:
     print(f"checkpoint      {description['weights']}")
     print(f"architecture    {description['arch']} {description['model_kwargs'] or ''}".rstrip())
     print(f"parameters      {description['parameters']:,}")
-    print(f"input           {description['input_size']}x{description['input_size']} crops, "
+    resized = f"shorter side resized to {description['resize']} px, then " if description["resize"] else ""
+    print(f"input           {resized}{description['input_size']}x{description['input_size']} crops, "
           f"up to {description['eval_crops']} per image at inference, their logits averaged")
     print(f"normalisation   mean {description['mean']}, std {description['std']}")
     print(f"threshold       {description['threshold']:.4f} ({description['threshold_rule']})")

@@ -27,8 +27,8 @@ from .engine import score, train_one_epoch
 from .errors import DeepfakeError
 from .plots import save_training_curves
 from .registry import create_model
-from .transforms import (DEFAULT_DEGRADATION_PROBABILITY, DEFAULT_EVAL_CROPS, NO_AUGMENTATION, Augmentation,
-                         EvalTransform, Preprocessing, build_train_transform)
+from .transforms import (DEFAULT_DEGRADATION_PROBABILITY, DEFAULT_EVAL_CROPS, DEFAULT_REFRAME_PROBABILITY,
+                         NO_AUGMENTATION, Augmentation, EvalTransform, Preprocessing, build_train_transform)
 
 BEST_CHECKPOINT = "best.safetensors"
 TRAINING_STATE = "last.pt"
@@ -58,6 +58,7 @@ class TrainConfig:
     threshold_rule: str = "balanced_accuracy"
     augment: bool = True
     augment_probability: float = DEFAULT_DEGRADATION_PROBABILITY  # of each degradation (downscale, blur, JPEG)
+    reframe_probability: float = DEFAULT_REFRAME_PROBABILITY  # of a random window of 75-100% of the image
     balance_sets: bool = False
     amp: bool = False
     resume: Optional[str] = None
@@ -121,8 +122,8 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         val_images = [cropped[image.path] for image in val_images if image.path in cropped]
     preprocessing = Preprocessing(input_size=config.img_size, eval_crops=config.eval_crops, resize=config.resize,
                                   faces=config.faces)
-    augmentation = Augmentation.each_with_probability(config.augment_probability) if config.augment \
-        else NO_AUGMENTATION
+    augmentation = (Augmentation.each_with_probability(config.augment_probability, config.reframe_probability)
+                    if config.augment else NO_AUGMENTATION)
     train_set = LabelledImageDataset(train_images, build_train_transform(preprocessing, augmentation))
     # Each rank scores every world_size-th validation image; the scores are gathered before any metric.
     val_set = LabelledImageDataset(val_images[cluster.rank::cluster.world_size], EvalTransform(preprocessing))

@@ -74,8 +74,11 @@ class Preprocessing:
 
 
 # 0.2 each: against 0.1, it halved the ROC-AUC lost to blur (0.061 -> 0.029) and cut the loss to 0.5x
-# downscaling (0.086 -> 0.065) for 0.01 of clean ROC-AUC, in 6-epoch runs of the shipped recipe.
+# downscaling (0.086 -> 0.065) for 0.01 of clean ROC-AUC, in 6-epoch runs of the native-resolution recipe.
 DEFAULT_DEGRADATION_PROBABILITY = 0.2
+# Half of the training images reframed: it cut the shipped recipe's loss on StyleGAN faces centre-cropped to
+# 0.8 from 0.126 to 0.057 ROC-AUC, and raised clean ROC-AUC on two sets of three (weights/MODEL_CARD.md).
+DEFAULT_REFRAME_PROBABILITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -87,13 +90,21 @@ class Augmentation:
     max_blur_sigma: float = 2.0
     jpeg_probability: float = DEFAULT_DEGRADATION_PROBABILITY
     min_jpeg_quality: int = 40
+    # Not a degradation: a user's crop of a photo. See Reframe.
+    reframe_probability: float = DEFAULT_REFRAME_PROBABILITY
+    min_reframe_fraction: float = 0.75
 
     @classmethod
-    def each_with_probability(cls, probability: float) -> "Augmentation":
-        return cls(downscale_probability=probability, blur_probability=probability, jpeg_probability=probability)
+    def each_with_probability(cls, probability: float,
+                              reframe_probability: float = DEFAULT_REFRAME_PROBABILITY) -> "Augmentation":
+        """The three degradations at `probability` each, and reframing at its own."""
+        return cls(downscale_probability=probability, blur_probability=probability, jpeg_probability=probability,
+                   reframe_probability=reframe_probability)
 
 
-NO_AUGMENTATION = Augmentation(0.0, 1.0, 0.0, 0.0, 0.0, 100)
+NO_AUGMENTATION = Augmentation(downscale_probability=0.0, min_downscale=1.0, blur_probability=0.0, max_blur_sigma=0.0,
+                               jpeg_probability=0.0, min_jpeg_quality=100, reframe_probability=0.0,
+                               min_reframe_fraction=1.0)
 
 
 def _uniform(low: float, high: float) -> float:
@@ -125,6 +136,28 @@ def upscale_to_at_least(image: Image.Image, size: int) -> Image.Image:
     scale = size / short_side
     new_size = (max(size, round(image.width * scale)), max(size, round(image.height * scale)))
     return image.resize(new_size, Image.BICUBIC)
+
+
+class Reframe:
+    """Keep a random window of min_reframe_fraction..1 of the image's width and height (aspect kept).
+
+    A model that sees whole images (Preprocessing.resize) otherwise learns the exact framing of its training
+    sets, the aligned faces of FFHQ and StyleGAN above all: trained without it, the shipped recipe lost 0.126
+    ROC-AUC on StyleGAN faces centre-cropped to 0.8. With native-resolution crops it only moves where the crop
+    may fall."""
+
+    def __init__(self, augmentation: Augmentation):
+        self.augmentation = augmentation
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        aug = self.augmentation
+        if not _happens(aug.reframe_probability):
+            return image
+        fraction = _uniform(aug.min_reframe_fraction, 1.0)
+        width, height = max(1, round(image.width * fraction)), max(1, round(image.height * fraction))
+        left = int(torch.randint(0, image.width - width + 1, ()).item())
+        top = int(torch.randint(0, image.height - height + 1, ()).item())
+        return image.crop((left, top, left + width, top + height))
 
 
 class Degrade:
@@ -172,6 +205,7 @@ def build_train_transform(preprocessing: Preprocessing, augmentation: Augmentati
 
     size = preprocessing.input_size
     return v2.Compose([
+        Reframe(augmentation),
         Degrade(augmentation),
         lambda image: fit_to_input(image, preprocessing),
         v2.RandomCrop(size),

@@ -1,0 +1,68 @@
+"""Training-time augmentation: reframing and degradations stay inside the image, can be switched off, and
+follow torch's seed (so a run is reproducible)."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from deepfake.transforms import (NO_AUGMENTATION, Augmentation, Degrade, Preprocessing, Reframe,
+                                 build_train_transform)
+
+
+def _gradient(width: int, height: int) -> Image.Image:
+    x = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
+    y = np.linspace(0, 255, height, dtype=np.float32)[:, None, None]
+    return Image.fromarray(np.broadcast_to((x + y) / 2, (height, width, 3)).astype(np.uint8))
+
+
+def _coordinates(width: int, height: int) -> np.ndarray:
+    """Every pixel names its own position: red = x, green = y (both below 256 here)."""
+    pixels = np.zeros((height, width, 3), dtype=np.uint8)
+    pixels[:, :, 0] = np.arange(width)[None, :]
+    pixels[:, :, 1] = np.arange(height)[:, None]
+    return pixels
+
+
+@pytest.mark.parametrize("width, height", [(256, 256), (250, 120), (40, 90)])
+def test_reframe_keeps_a_window_of_the_image_at_its_aspect(width, height):
+    reframe = Reframe(Augmentation(reframe_probability=1.0, min_reframe_fraction=0.75))
+    pixels = _coordinates(width, height)
+    torch.manual_seed(0)
+    sizes = set()
+    for _ in range(20):
+        window = np.asarray(reframe(Image.fromarray(pixels)))
+        fraction = window.shape[1] / width
+        assert 0.75 - 1 / width <= fraction <= 1 and abs(window.shape[0] / height - fraction) <= 2 / min(width, height)
+        left, top = int(window[0, 0, 0]), int(window[0, 0, 1])
+        # A piece of the image, pixel for pixel: not a resampled copy.
+        assert np.array_equal(window, pixels[top:top + window.shape[0], left:left + window.shape[1]])
+        sizes.add(window.shape)
+    assert len(sizes) > 1  # the fraction is drawn, not fixed
+
+
+def test_reframe_and_degradations_follow_torchs_seed():
+    augmentation = Augmentation(reframe_probability=1.0, downscale_probability=1.0, blur_probability=1.0,
+                                jpeg_probability=1.0)
+    image = _gradient(300, 200)
+
+    def run():
+        torch.manual_seed(7)
+        return np.asarray(Degrade(augmentation)(Reframe(augmentation)(image)))
+
+    first, second = run(), run()
+    assert first.shape == second.shape and np.array_equal(first, second)
+
+
+def test_no_augmentation_changes_nothing():
+    image = _gradient(200, 150)
+    assert np.array_equal(np.asarray(Degrade(NO_AUGMENTATION)(Reframe(NO_AUGMENTATION)(image))), np.asarray(image))
+
+
+@pytest.mark.parametrize("resize", [0, 64])
+@pytest.mark.parametrize("width, height", [(256, 256), (400, 120), (30, 50)])
+def test_train_transform_always_gives_the_network_its_square(resize, width, height):
+    transform = build_train_transform(Preprocessing(input_size=64, resize=resize),
+                                      Augmentation(reframe_probability=1.0, downscale_probability=1.0))
+    torch.manual_seed(0)
+    for _ in range(3):
+        assert transform(_gradient(width, height)).shape == (3, 64, 64)

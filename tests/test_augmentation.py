@@ -6,7 +6,8 @@ import torch
 from PIL import Image
 
 from deepfake.transforms import (NO_AUGMENTATION, Augmentation, Degrade, Preprocessing, Reframe,
-                                 build_train_transform)
+                                 build_train_transform, to_normalized_tensor)
+
 
 
 def _gradient(width: int, height: int) -> Image.Image:
@@ -38,6 +39,33 @@ def test_reframe_keeps_a_window_of_the_image_at_its_aspect(width, height):
         assert np.array_equal(window, pixels[top:top + window.shape[0], left:left + window.shape[1]])
         sizes.add(window.shape)
     assert len(sizes) > 1  # the fraction is drawn, not fixed
+
+
+@pytest.mark.parametrize("side, smallest_window", [(128, 128), (100, 100), (150, 128), (256, 192)])
+def test_reframe_never_cuts_below_the_networks_view(side, smallest_window):
+    """An image at or under the view size is left whole; a larger one keeps at least the view size (or the
+    75% floor, whichever is larger), so no window has to be enlarged back to the view."""
+    reframe = Reframe(Augmentation(reframe_probability=1.0, min_reframe_fraction=0.75), view_size=128)
+    image = Image.fromarray(_coordinates(side, side))
+    torch.manual_seed(0)
+    widths = {reframe(image).width for _ in range(50)}
+    assert min(widths) >= smallest_window and max(widths) <= side
+    assert (widths == {side}) == (side <= 128)
+
+
+def test_train_transform_leaves_an_image_of_the_view_size_whole():
+    """With --resize at the view size, a frame already that small reaches the network as it is (or mirrored):
+    reframing it would enlarge a window back to the view."""
+    preprocessing = Preprocessing(input_size=64, resize=64)
+    augmentation = Augmentation(reframe_probability=1.0, downscale_probability=0.0, blur_probability=0.0,
+                                jpeg_probability=0.0)
+    transform = build_train_transform(preprocessing, augmentation)
+    image = _gradient(64, 64)
+    expected = to_normalized_tensor(preprocessing)(image)
+    torch.manual_seed(0)
+    for _ in range(10):
+        seen = transform(image)
+        assert torch.equal(seen, expected) or torch.equal(seen, expected.flip(-1))
 
 
 def test_reframe_and_degradations_follow_torchs_seed():

@@ -84,7 +84,8 @@ def get_train_parser() -> argparse.ArgumentParser:
                              "drawn independently for every training image (default %(default)s)")
     parser.add_argument("--reframe-probability", type=float, default=DEFAULT_REFRAME_PROBABILITY, metavar="P",
                         help="probability that a training image is first cut to a random window of 75-100%% of "
-                             "its width and height, as users crop photos (default %(default)s)")
+                             "its width and height (never narrower than the network's view), as users crop photos "
+                             "(default %(default)s)")
     parser.add_argument("--balance-sets", action="store_true",
                         help="with several --data folders, every epoch draws the same number of images from each "
                              "(the largest set no longer dominates)")

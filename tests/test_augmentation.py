@@ -9,7 +9,6 @@ from deepfake.transforms import (NO_AUGMENTATION, Augmentation, Degrade, Preproc
                                  build_train_transform, to_normalized_tensor)
 
 
-
 def _gradient(width: int, height: int) -> Image.Image:
     x = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
     y = np.linspace(0, 255, height, dtype=np.float32)[:, None, None]

@@ -141,7 +141,9 @@ def load_model(path) -> "tuple[nn.Module, ModelCard]":
         state = load_training_state(path)
         if "model_card" not in state:
             raise DeepfakeError(f"{path}: not a deepfake training state (no model card inside)")
-        tensors, card_json = state["model"], state["model_card"]
+        # Under --ema-decay the card (calibration, threshold) describes the averaged weights, not the trained ones.
+        tensors = state["ema"]["module"] if "ema" in state else state["model"]
+        card_json = state["model_card"]
     else:
         tensors, metadata = _read_safetensors(path)
         if metadata.get("format") != FORMAT_NAME:

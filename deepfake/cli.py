@@ -89,6 +89,10 @@ def get_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--balance-sets", action="store_true",
                         help="with several --data folders, every epoch draws the same number of images from each "
                              "(the largest set no longer dominates)")
+    parser.add_argument("--ema-decay", type=float, default=0.0, metavar="D",
+                        help="validate, calibrate and save an exponential moving average of the weights with "
+                             "this decay per step (e.g. 0.999; the shipped model uses it); 0 (default): the "
+                             "weights of the last step")
     parser.add_argument("--faces", action="store_true",
                         help="train on face crops (detected once, cached in OUT/face_cache); prediction with "
                              "the checkpoint then crops faces too")
@@ -110,6 +114,8 @@ def train_main(argv: Optional[List[str]] = None) -> int:
                               ("--reframe-probability", args.reframe_probability)):
         if not 0 <= probability <= 1:
             raise DeepfakeError(f"{flag} must be between 0 and 1, not {probability}")
+    if not 0 <= args.ema_decay < 1:
+        raise DeepfakeError(f"--ema-decay must be 0 (off) or between 0 and 1, not {args.ema_decay}")
     resume = str(Path(args.out) / TRAINING_STATE) if args.resume == "auto" else args.resume
     config = TrainConfig(data_dirs=args.data, out_dir=args.out, arch=args.arch, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, img_size=args.img_size, eval_crops=args.eval_crops,
@@ -118,7 +124,7 @@ def train_main(argv: Optional[List[str]] = None) -> int:
                          split_by=args.split_by, threshold_rule=args.threshold_rule, augment=not args.no_augment,
                          augment_probability=args.augment_probability,
                          reframe_probability=args.reframe_probability, faces=args.faces, amp=args.amp,
-                         balance_sets=args.balance_sets,
+                         balance_sets=args.balance_sets, ema_decay=args.ema_decay,
                          resume=resume, show_progress=sys.stderr.isatty(),
                          **({"device": args.device} if args.device else {}))
     fit(config)

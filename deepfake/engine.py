@@ -31,10 +31,12 @@ def mixed_precision(device: torch.device, enabled: bool):
 def train_one_epoch(model: nn.Module, batches: Iterable[Batch], optimizer: torch.optim.Optimizer,
                     scheduler: Optional[torch.optim.lr_scheduler.LRScheduler], device: torch.device,
                     on_batch: Callable[[float], None] = lambda loss: None, amp: bool = False,
-                    all_finite: Callable[[bool], bool] = lambda finite: finite) -> "tuple[float, int]":
+                    all_finite: Callable[[bool], bool] = lambda finite: finite,
+                    after_step: Callable[[], None] = lambda: None) -> "tuple[float, int]":
     """(sum of BCE-with-logits losses, number of images) over the epoch.
 
-    `all_finite` lets data-parallel ranks agree to stop together when any one of them sees a NaN."""
+    `all_finite` lets data-parallel ranks agree to stop together when any one of them sees a NaN;
+    `after_step` runs after every optimizer step (the weight average's update)."""
     model.train()
     # float16 (older GPUs) underflows small gradients without loss scaling; bfloat16 does not need it.
     scaler = torch.amp.GradScaler(device.type, enabled=amp and amp_dtype(device) == torch.float16)
@@ -56,6 +58,7 @@ def train_one_epoch(model: nn.Module, batches: Iterable[Batch], optimizer: torch
         scaler.update()
         if scheduler is not None:
             scheduler.step()
+        after_step()
         total_loss += loss.item() * len(batch.indices)
         total_images += len(batch.indices)
         on_batch(loss.item())

@@ -23,6 +23,7 @@ from .checkpoint import ModelCard, load_training_state, save_model, save_trainin
 from .data import (LabelledImage, LabelledImageDataset, collate_skipping_failures, count_labels, load_split,
                    worker_count)
 from .distributed import Cluster, GlobalBatchSampler, start_cluster, stop_cluster
+from .ema import ExponentialMovingAverage
 from .engine import score, train_one_epoch
 from .errors import DeepfakeError
 from .plots import save_training_curves
@@ -60,6 +61,7 @@ class TrainConfig:
     augment_probability: float = DEFAULT_DEGRADATION_PROBABILITY  # of each degradation (downscale, blur, JPEG)
     reframe_probability: float = DEFAULT_REFRAME_PROBABILITY  # of a random window of 75-100% of the image
     balance_sets: bool = False
+    ema_decay: float = 0.0  # 0: validate and ship the weights of the last step; else their moving average
     amp: bool = False
     resume: Optional[str] = None
     device: str = "cuda" if torch.cuda.is_available() else "cpu"
@@ -137,6 +139,9 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         if device.type == "cuda":
             trained = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         trained = DistributedDataParallel(trained, device_ids=[device.index] if device.type == "cuda" else None)
+    # The average is what gets validated, calibrated and saved as best.safetensors; training steps the model.
+    ema = ExponentialMovingAverage(model, config.ema_decay) if config.ema_decay else None
+    evaluated = ema.module if ema else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     set_ids = set_ids if config.balance_sets else None
     steps_per_epoch = len(GlobalBatchSampler(len(train_set), config.batch_size, cluster, config.seed, set_ids))
@@ -148,7 +153,7 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         "data": data_summary, "seed": config.seed, "val_fraction": config.val_fraction,
         "split_by": config.split_by, "epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
         "weight_decay": config.weight_decay, "augmentation": asdict(augmentation), "amp": config.amp,
-        "balance_sets": config.balance_sets,
+        "balance_sets": config.balance_sets, "ema_decay": config.ema_decay,
         "processes": cluster.world_size, "torch_version": str(torch.__version__),
     }
     start_epoch, best_auc, history = 0, -1.0, []
@@ -165,7 +170,12 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
             raise DeepfakeError(f"{config.resume}: was started with --epochs {schedule[0]} --batch-size "
                                 f"{schedule[1]}{' --balance-sets' if schedule[2] else ' without --balance-sets'}; "
                                 f"resume with the same values")
+        if bool(ema) != ("ema" in state):
+            raise DeepfakeError(f"{config.resume}: was started {'with' if 'ema' in state else 'without'} "
+                                f"--ema-decay; resume with the same value")
         model.load_state_dict(state["model"])
+        if ema:
+            ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, best_auc, history = state["epoch"], state["best_auc"], state["history"]
@@ -185,12 +195,13 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
                        desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False, disable=not show_progress)
             loss_sum, n_trained = train_one_epoch(trained, bar, optimizer, scheduler, device,
                                                   on_batch=lambda loss: bar.set_postfix(loss=f"{loss:.3f}"),
-                                                  amp=config.amp, all_finite=cluster.all_finite)
+                                                  amp=config.amp, all_finite=cluster.all_finite,
+                                                  after_step=(lambda: ema.update(model)) if ema else lambda: None)
             loss_sum, n_trained = cluster.sum(loss_sum, n_trained)
             train_loss = loss_sum / max(n_trained, 1)
             val_bar = tqdm(_loader(val_set, workers, config.seed, device, batch_size=config.batch_size),
                            desc="validating", unit="batch", leave=False, disable=not show_progress)
-            local_scores = score(model, val_bar, device, amp=config.amp)
+            local_scores = score(evaluated, val_bar, device, amp=config.amp)
             gathered = cluster.gather((local_scores.labels, local_scores.logits))
             labels = [label for rank_labels, _ in gathered for label in rank_labels]
             logits = [logit for _, rank_logits in gathered for logit in rank_logits]
@@ -211,7 +222,7 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
                                  temperature=validation.temperature, logit_bias=validation.bias,
                                  training=dict(training, best_epoch=epoch + 1, history=history),
                                  validation_metrics=val_metrics, package_version=__version__)
-                save_epoch(out_dir, model, optimizer, scheduler, card, history, best_auc, training, improved,
+                save_epoch(out_dir, model, ema, optimizer, scheduler, card, history, best_auc, training, improved,
                            f"{config.arch} on {', '.join(entry['name'] for entry in data_summary)}")
             auc_text = "n/a" if val_metrics["roc_auc"] is None else f"{val_metrics['roc_auc']:.4f}"
             log(f"epoch {epoch + 1}/{config.epochs}: loss {train_loss:.4f}, val ROC-AUC {auc_text}, "
@@ -227,15 +238,21 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
     return out_dir / BEST_CHECKPOINT
 
 
-def save_epoch(out_dir: Path, model, optimizer, scheduler, card: ModelCard, history: List[Dict], best_auc: float,
-               training: Dict, improved: bool, curves_title: str) -> None:
-    """Everything an epoch leaves on disk; each file is replaced atomically, the best model only if it improved."""
+def save_epoch(out_dir: Path, model, ema: Optional[ExponentialMovingAverage], optimizer, scheduler, card: ModelCard,
+               history: List[Dict], best_auc: float, training: Dict, improved: bool, curves_title: str) -> None:
+    """Everything an epoch leaves on disk; each file is replaced atomically, the best model only if it improved.
+
+    best.safetensors holds the weights that were validated, which under --ema-decay are the moving average;
+    last.pt holds both the trained weights (to resume from) and the average (what load_model reads from it)."""
+    evaluated = ema.module if ema else model
     if improved:
-        save_model(out_dir / BEST_CHECKPOINT, model, card)
-    save_training_state(out_dir / TRAINING_STATE, {
-        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-        "epoch": len(history), "best_auc": best_auc, "history": history, "training": training,
-        "model_card": card.to_json()})
+        save_model(out_dir / BEST_CHECKPOINT, evaluated, card)
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "epoch": len(history), "best_auc": best_auc, "history": history, "training": training,
+             "model_card": card.to_json()}
+    if ema:
+        state["ema"] = ema.state_dict()
+    save_training_state(out_dir / TRAINING_STATE, state)
     write_epoch_log(out_dir / EPOCH_LOG, history)
     save_training_curves(history, out_dir / TRAINING_CURVES, curves_title)
 

@@ -147,6 +147,7 @@ def test_load_model_describes_the_checkpoint(trained_checkpoint):
     ("train.py", ["--data", "{tmp}/empty_dir", "--augment-probability", "1.5"], ["--augment-probability", "1.5"]),
     ("train.py", ["--data", "{tmp}/empty_dir", "--resize", "64"], ["--resize", "64", "--img-size"]),
     ("train.py", ["--data", "{tmp}/empty_dir", "--reframe-probability", "2"], ["--reframe-probability", "2"]),
+    ("train.py", ["--data", "{tmp}/empty_dir", "--ema-decay", "1"], ["--ema-decay", "1"]),
     ("load_model.py", ["--weights", "{tmp}/notes.txt"], ["notes.txt"]),
     ("predict.py", ["--image_path", "{tmp}/ok.png", "--backend", "onnx", "--weights", "{tmp}/absent.onnx"],
      ["absent.onnx", "no such ONNX file"]),

@@ -1,6 +1,6 @@
 """End-to-end folder prediction against its own limits, measured in one run.
 
-    python benchmarks/inference.py [--images 200] [--folder DIR] [--workers N] [--compile]
+    python benchmarks/inference.py [--images 200] [--folder DIR] [--weights W] [--workers N] [--compile]
 
 (a) decode + preprocess alone (same DataLoader, same workers), (b) the model alone on pre-decoded tensors
 (float32, bfloat16 autocast, torch.compile with --compile, and the ONNX export under onnxruntime),
@@ -52,13 +52,15 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--folder", default=str(ROOT.parent / "shared" / "datasets" / "diffusion-coco" / "fake")
                         if (ROOT.parent / "shared").is_dir() else "")
+    parser.add_argument("--weights", default=str(DEFAULT_WEIGHTS),
+                        help="checkpoint to time (default: the shipped weights)")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (about a minute to compile)")
     args = parser.parse_args()
     paths = jpeg_folder(args.images, args.folder)
     workers = worker_count(args.workers)
-    detector = load_detector(device="cpu")
+    detector = load_detector(args.weights, device="cpu")
     print(f"{len(paths)} images from {args.folder or 'generated 512x384 JPEGs'}; {os.cpu_count()} cores, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, {workers} decoding workers")
 
@@ -87,7 +89,7 @@ def main() -> None:
         print(f"torch.compile: {time.perf_counter() - started:.0f}s including compilation")
 
     onnx_file = Path(tempfile.mkdtemp(prefix="bench_onnx_")) / "model.onnx"
-    export_onnx(DEFAULT_WEIGHTS, onnx_file)
+    export_onnx(args.weights, onnx_file)
     onnx_detector = load_detector(onnx_file, backend="onnx")
     onnx_model = model_alone(onnx_detector.model)
 

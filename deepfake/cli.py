@@ -58,7 +58,8 @@ def get_train_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Train a deepfake detector on real/ and fake/ image folders.")
     parser.add_argument("--data", nargs="+", default=[DEFAULT_DATA],
                         help="one or more folders, each with real/ and fake/ (or 0_real/ and 1_fake/) below it")
-    parser.add_argument("--arch", default="artifact_cnn", choices=list_models())
+    parser.add_argument("--arch", default="artifact_cnn_deep", choices=list_models(),
+                        help="architecture (default: the shipped one, %(default)s)")
     parser.add_argument("--epochs", type=int, default=10)
     loader_arguments(parser)
     parser.add_argument("--lr", type=float, default=5e-4, help="peak learning rate of the one-cycle schedule")

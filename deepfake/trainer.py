@@ -42,7 +42,7 @@ FACE_CACHE = "face_cache"
 class TrainConfig:
     data_dirs: Sequence[str]
     out_dir: str = "runs/train"
-    arch: str = "artifact_cnn"
+    arch: str = "artifact_cnn_deep"
     model_kwargs: Dict = field(default_factory=dict)
     epochs: int = 10
     batch_size: int = 32

@@ -19,6 +19,6 @@ done
 [ ${#TRAIN[@]} -eq 2 ] || { echo "unknown set: $HELD_OUT" >&2; exit 2; }
 OUT=runs/xdomain_without_$HELD_OUT
 mkdir -p runs/card
-$PY train.py --data "${TRAIN[@]}" --balance-sets --amp --resize 128 --epochs "$EPOCHS" --out "$OUT"
+$PY train.py --data "${TRAIN[@]}" --arch artifact_cnn_deep --balance-sets --amp --resize 128 --epochs "$EPOCHS" --out "$OUT"
 $PY evaluate.py --data "$D/$HELD_OUT" --split all --weights "$OUT/best.safetensors" \
   --json "runs/card/xdomain_$HELD_OUT.json"

@@ -43,7 +43,9 @@ def main() -> None:
     detector = load_detector(DEFAULT_WEIGHTS, device="cpu")
     history = detector.card.training["history"]
     names = ", ".join(entry["name"] for entry in detector.card.training["data"])
-    save_training_curves(history, out / "training_curves.png", f"shipped artifact_cnn on {names}")
+    # The checkpoint carries its history up to the epoch it kept, which need not be the last one trained.
+    save_training_curves(history, out / "training_curves.png",
+                         f"shipped {detector.card.arch} on {names}: epochs 1-{len(history)}, the last one kept")
 
     sets = sorted(str(p) for p in Path(args.shared).iterdir() if p.is_dir())
     evaluation = evaluate_checkpoints([DEFAULT_WEIGHTS], sets, split="val", show_progress=False)[0]

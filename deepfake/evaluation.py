@@ -18,6 +18,11 @@ from .metrics import binary_metrics
 DEFAULT_SPLIT = {"seed": 0, "val_fraction": 0.2, "split_by": "folder"}
 
 
+def recorded_split(card: ModelCard) -> Dict:
+    """How the checkpoint's training split its data (seed, val_fraction, split_by), so "val" means its own."""
+    return {key: card.training.get(key, default) for key, default in DEFAULT_SPLIT.items()}
+
+
 @dataclass
 class Evaluation:
     """The metrics of one checkpoint, and the per-image scores behind them (for plots and reports)."""
@@ -42,7 +47,7 @@ def evaluate_checkpoints(weights: Sequence, data_dirs: Sequence, split: str = "a
     evaluations = []
     for checkpoint in weights:
         detector = load_detector(checkpoint)
-        recorded = {key: detector.card.training.get(key, default) for key, default in DEFAULT_SPLIT.items()}
+        recorded = recorded_split(detector.card)
         images = select_split(images_by_root, split, recorded["val_fraction"], recorded["seed"],
                               recorded["split_by"])
         evaluation = evaluate_detector(detector, images, batch_size, workers, threshold, show_progress, on_failure,

@@ -170,9 +170,10 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
             raise DeepfakeError(f"{config.resume}: was started with --epochs {schedule[0]} --batch-size "
                                 f"{schedule[1]}{' --balance-sets' if schedule[2] else ' without --balance-sets'}; "
                                 f"resume with the same values")
-        if bool(ema) != ("ema" in state):
-            raise DeepfakeError(f"{config.resume}: was started {'with' if 'ema' in state else 'without'} "
-                                f"--ema-decay; resume with the same value")
+        started_decay = state["ema"]["decay"] if "ema" in state else 0.0
+        if started_decay != config.ema_decay:
+            raise DeepfakeError(f"{config.resume}: was started with --ema-decay {started_decay:g}; "
+                                f"resume with the same value")
         model.load_state_dict(state["model"])
         if ema:
             ema.load_state_dict(state["ema"])

@@ -87,7 +87,8 @@ def test_an_interrupted_run_with_ema_resumes_to_the_same_result(labelled_folder,
     assert [row["val_roc_auc"] for row in resumed["history"]] == [row["val_roc_auc"] for row in straight["history"]]
 
 
-def test_resuming_without_the_ema_it_was_started_with_is_refused(labelled_folder, tmp_path):
-    fit(tiny_config(labelled_folder, tmp_path, epochs=2), log=lambda message: None)
-    with pytest.raises(DeepfakeError, match="with --ema-decay"):
-        fit(tiny_config(labelled_folder, tmp_path, epochs=2, ema_decay=0.0, resume=str(tmp_path / "last.pt")))
+@pytest.mark.parametrize("started, resumed", [(0.9, 0.0), (0.9, 0.99), (0.0, 0.9)])
+def test_resuming_with_another_ema_decay_is_refused(labelled_folder, tmp_path, started, resumed):
+    fit(tiny_config(labelled_folder, tmp_path, epochs=2, ema_decay=started), log=lambda message: None)
+    with pytest.raises(DeepfakeError, match=f"started with --ema-decay {started:g}; resume with the same"):
+        fit(tiny_config(labelled_folder, tmp_path, epochs=2, ema_decay=resumed, resume=str(tmp_path / "last.pt")))

@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from deepfake.data import discover_roots, select_split  # noqa: E402
-from deepfake.evaluation import evaluate_detector  # noqa: E402
+from deepfake.evaluation import evaluate_detector, recorded_split  # noqa: E402
 from deepfake.images import load_rgb_image  # noqa: E402
 from deepfake.inference import DEFAULT_WEIGHTS, Detector, load_detector  # noqa: E402
 from deepfake.transforms import CROP_LAYOUTS, crop_boxes, fit_to_input  # noqa: E402
@@ -27,13 +27,13 @@ def main() -> None:
     parser.add_argument("--data", nargs="+", required=True)
     args = parser.parse_args()
     loaded = load_detector(args.weights, device="cpu")
-    training = loaded.card.training
+    split = recorded_split(loaded.card)
     preprocessing = loaded.card.preprocessing
     print(f"{args.weights} (its own layout: {preprocessing.eval_crops} crops): ROC-AUC on each set's validation "
           f"split, by layout")
     for root in args.data:
-        images = select_split(discover_roots([root]), "val", training.get("val_fraction", 0.2),
-                              training.get("seed", 0), training.get("split_by", "folder"))
+        images = select_split(discover_roots([root]), "val", split["val_fraction"], split["seed"],
+                              split["split_by"])
         sizes = [fit_to_input(load_rgb_image(image.path), preprocessing).size for image in images]
         cells = []
         for n_crops in sorted(CROP_LAYOUTS):

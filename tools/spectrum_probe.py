@@ -25,7 +25,7 @@ from sklearn.preprocessing import StandardScaler
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from deepfake.data import discover_roots, select_split  # noqa: E402
-from deepfake.evaluation import evaluate_detector  # noqa: E402
+from deepfake.evaluation import evaluate_detector, recorded_split  # noqa: E402
 from deepfake.images import load_rgb_image  # noqa: E402
 from deepfake.inference import DEFAULT_WEIGHTS, load_detector  # noqa: E402
 from deepfake.perturbations import ROBUSTNESS_SUITE, Perturbed  # noqa: E402
@@ -63,8 +63,7 @@ def main() -> None:
     parser.add_argument("--data", nargs="+", required=True)
     args = parser.parse_args()
     detector = load_detector(args.weights, device="cpu")
-    split = {key: detector.card.training.get(key, default)
-             for key, default in (("val_fraction", 0.2), ("seed", 0), ("split_by", "folder"))}
+    split = recorded_split(detector.card)
     print("validation ROC-AUC: 1-D power spectrum + logistic regression / the checkpoint / their fusion")
     for root in args.data:
         roots = discover_roots([root])

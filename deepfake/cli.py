@@ -92,8 +92,8 @@ def get_train_parser() -> argparse.ArgumentParser:
                              "(the largest set no longer dominates)")
     parser.add_argument("--ema-decay", type=float, default=0.0, metavar="D",
                         help="validate, calibrate and save an exponential moving average of the weights with "
-                             "this decay per step (e.g. 0.999; the shipped model uses it); 0 (default): the "
-                             "weights of the last step")
+                             "this decay per step (e.g. 0.999); 0 (default): the weights of the last step, "
+                             "as the shipped model")
     parser.add_argument("--faces", action="store_true",
                         help="train on face crops (detected once, cached in OUT/face_cache); prediction with "
                              "the checkpoint then crops faces too")

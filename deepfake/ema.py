@@ -1,8 +1,9 @@
-"""An exponential moving average of the weights, the copy that is validated and shipped (`--ema-decay`).
+"""An exponential moving average of the weights, the copy that is validated and saved (`--ema-decay`).
 
-On a few thousand training images the weights of one step score noisily on validation (the shipped run's
-validation ROC-AUC swung by 0.07 between neighbouring epochs); their running average is a smoother, usually
-better model for the cost of one copy. As in timm's ModelEmaV3: every floating-point entry of the state dict
+On a few thousand training images the weights of one step score noisily on validation (the four-block
+recipe's validation ROC-AUC fell by 0.068 from one epoch to the next); their running average is smoother and
+better mid-run for the cost of one copy. Under a one-cycle schedule it ends level with the last step's
+weights, so the shipped recipe does not use it (weights/MODEL_CARD.md, "Weight averaging"). As in timm's ModelEmaV3: every floating-point entry of the state dict
 is averaged, BatchNorm's running statistics included, and the decay warms up as (1 + t) / (10 + t), so the
 random initial weights are forgotten within the first epoch instead of weighing on the average for thousands
 of steps.

@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .engine import crop_averaged_logits
-from .transforms import Preprocessing, crop_boxes
+from .transforms import Preprocessing, crop_boxes, with_mirror_views
 
 
 def differentiable_view(preprocessing: Preprocessing) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -30,7 +30,7 @@ def differentiable_view(preprocessing: Preprocessing) -> Callable[[torch.Tensor]
                                    align_corners=False, antialias=True)[0]
         boxes = crop_boxes(width, height, size, preprocessing.eval_crops)
         crops = torch.stack([pixels[:, top:top + size, left:left + size] for left, top in boxes])
-        return (crops - mean.to(pixels)) / std.to(pixels)
+        return with_mirror_views((crops - mean.to(pixels)) / std.to(pixels), preprocessing)
     return view
 
 

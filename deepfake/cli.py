@@ -63,6 +63,7 @@ def get_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, default=10)
     loader_arguments(parser)
     parser.add_argument("--lr", type=float, default=5e-4, help="peak learning rate of the one-cycle schedule")
+    parser.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW's decoupled weight decay")
     parser.add_argument("--img-size", type=int, default=128, help="side of the square the network sees, in pixels")
     parser.add_argument("--resize", type=int, default=0, metavar="N",
                         help="first resize every image's shorter side to N pixels (N = --img-size: the network sees "
@@ -71,6 +72,10 @@ def get_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--eval-crops", type=int, choices=sorted(CROP_LAYOUTS), default=DEFAULT_EVAL_CROPS,
                         help="crops whose logits are averaged per image at evaluation and prediction: 1 = centre, "
                              "5 = centre + corners, 9 / 16 = a 3x3 / 4x4 grid from corner to corner")
+    parser.add_argument("--mirror-views", action="store_true",
+                        help="validate and predict on every crop and its left-right mirror, their logits averaged: "
+                             "higher ROC-AUC for twice the network's work per image (the shipped model does not; "
+                             "see weights/MODEL_CARD.md)")
     parser.add_argument("--val-fraction", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--split-by", choices=("folder", "file"), default="folder",
@@ -115,11 +120,14 @@ def train_main(argv: Optional[List[str]] = None) -> int:
                               ("--reframe-probability", args.reframe_probability)):
         if not 0 <= probability <= 1:
             raise DeepfakeError(f"{flag} must be between 0 and 1, not {probability}")
+    if args.weight_decay < 0:
+        raise DeepfakeError(f"--weight-decay must be at least 0, not {args.weight_decay}")
     if not 0 <= args.ema_decay < 1:
         raise DeepfakeError(f"--ema-decay must be 0 (off) or between 0 and 1, not {args.ema_decay}")
     resume = str(Path(args.out) / TRAINING_STATE) if args.resume == "auto" else args.resume
     config = TrainConfig(data_dirs=args.data, out_dir=args.out, arch=args.arch, epochs=args.epochs,
-                         batch_size=args.batch_size, lr=args.lr, img_size=args.img_size, eval_crops=args.eval_crops,
+                         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                         img_size=args.img_size, eval_crops=args.eval_crops, mirror_views=args.mirror_views,
                          resize=args.resize,
                          val_fraction=args.val_fraction, seed=args.seed, workers=args.workers,
                          split_by=args.split_by, threshold_rule=args.threshold_rule, augment=not args.no_augment,
@@ -317,7 +325,7 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
 
     if single_image:
         results = [detector.predict_faces(image, face_detector, path=paths[0]) if face_detector
-                   else detector.predict(image, path=paths[0])]
+                   else detector.predict(paths[0])]  # decoded as a folder's images are (load_for)
     else:
         bar = tqdm(total=len(paths), unit="file", desc="predicting", file=sys.stderr, disable=not show_bars)
         results = predict_media(detector, paths, face_detector, args.frames, args.aggregate, args.batch_size,
@@ -373,6 +381,7 @@ def describe_checkpoint(weights) -> dict:
         "parameters": sum(p.numel() for p in model.parameters()),
         "input_size": card.preprocessing.input_size, "eval_crops": card.preprocessing.eval_crops,
         "resize": card.preprocessing.resize, "faces": card.preprocessing.faces,
+        "mirror_views": card.preprocessing.mirror_views,
         "mean": list(card.preprocessing.mean), "std": list(card.preprocessing.std),
         "threshold": card.threshold, "threshold_rule": card.threshold_rule, "temperature": card.temperature,
         "logit_bias": card.logit_bias,
@@ -393,8 +402,9 @@ def load_model_main(argv: Optional[List[str]] = None) -> int:
     print(f"architecture    {description['arch']} {description['model_kwargs'] or ''}".rstrip())
     print(f"parameters      {description['parameters']:,}")
     resized = f"shorter side resized to {description['resize']} px, then " if description["resize"] else ""
+    mirrored = ", each also mirrored" if description["mirror_views"] else ""
     print(f"input           {resized}{description['input_size']}x{description['input_size']} crops, "
-          f"up to {description['eval_crops']} per image at inference, their logits averaged")
+          f"up to {description['eval_crops']} per image at inference{mirrored}, their logits averaged")
     print(f"normalisation   mean {description['mean']}, std {description['std']}")
     print(f"threshold       {description['threshold']:.4f} ({description['threshold_rule']})")
     print(f"calibration     P(fake) = sigmoid(logit / {description['temperature']:.4f} "

@@ -117,6 +117,13 @@ def count_labels(images: Sequence[LabelledImage]) -> Dict[str, int]:
     return {"n_real": len(images) - n_fake, "n_fake": n_fake}
 
 
+def load_for(transform: Callable, path):
+    """Decode `path` for `transform`: one that resizes its input down (EvalTransform with a resize) declares
+    the size in `decode_shorter_side`, and a large JPEG is then decoded at a reduced scale. Training and
+    perturbed transforms declare nothing and get every pixel."""
+    return load_rgb_image(path, getattr(transform, "decode_shorter_side", 0))
+
+
 class LabelledImageDataset(Dataset):
     """(image tensor, label, index) triples; a file that fails to decode yields a DecodeFailure instead,
     which collate_skipping_failures sets aside so one bad file never stops a batch."""
@@ -131,7 +138,7 @@ class LabelledImageDataset(Dataset):
     def __getitem__(self, index: int):
         item = self.images[index]
         try:
-            return self.transform(load_rgb_image(item.path)), item.label, index
+            return self.transform(load_for(self.transform, item.path)), item.label, index
         except DeepfakeError as error:
             return DecodeFailure(index, str(error))
 

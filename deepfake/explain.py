@@ -14,7 +14,7 @@ from matplotlib import colormaps
 from PIL import Image
 
 from .inference import Detector
-from .transforms import fit_to_input, to_normalized_tensor
+from .transforms import fit_to_input, to_normalized_tensor, with_mirror_views
 
 # Larger photos are explained on their central 1024x1024 pixels: resizing would erase the very traces
 # being explained, and a 12-megapixel backward pass needs gigabytes.
@@ -35,7 +35,8 @@ def grad_cam(detector: Detector, image: Image.Image) -> "tuple[Image.Image, np.n
     view = view.crop((left, top, left + width, top + height))
     inputs = to_normalized_tensor(preprocessing)(view).unsqueeze(0).to(detector.device)
     with torch.no_grad():
-        called_fake = detector.calls_fake(detector.probability_from_logits(detector.model(inputs)).item())
+        views = with_mirror_views(inputs, preprocessing)  # the verdict prediction gives this view
+        called_fake = detector.calls_fake(detector.probability_from_logits(detector.model(views).mean()).item())
     # Explain the verdict: evidence for "fake" when called fake, for "real" (the negated logit) otherwise;
     # a real verdict explained on the fake logit would be an all-zero map.
     direction = 1.0 if called_fake else -1.0

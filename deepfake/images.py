@@ -1,4 +1,5 @@
 """Decoding an image file into an RGB PIL image, or one DeepfakeError that names the file and the reason."""
+import math
 import warnings
 from pathlib import Path
 
@@ -13,13 +14,22 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", 
 # our own check keeps the guard even where an embedding application has switched PIL's off.
 MAX_IMAGE_PIXELS = 89_478_485
 
+# A JPEG that will be resized down may be decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, through
+# PIL's draft mode), which skips most of the decoding work, but always to at least this many times the
+# shorter side it is resized to: the bicubic resize that follows then still does the anti-aliasing, as it does
+# on a fully decoded image (weights/MODEL_CARD.md measures both).
+DRAFT_OVERSAMPLING = 2
+
 
 def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
-def load_rgb_image(path) -> Image.Image:
-    """Open, apply EXIF orientation, take the first frame of an animation, and convert to 8-bit RGB."""
+def load_rgb_image(path, shorter_side: int = 0) -> Image.Image:
+    """Open, apply EXIF orientation, take the first frame of an animation, and convert to 8-bit RGB.
+
+    shorter_side: the side the caller will resize the image's shorter side to (0: it keeps every pixel); a
+    large JPEG is then decoded at a reduced scale that keeps DRAFT_OVERSAMPLING times that."""
     path = Path(path)
     try:
         with warnings.catch_warnings():
@@ -30,6 +40,8 @@ def load_rgb_image(path) -> Image.Image:
                     raise DeepfakeError(f"{path}: {width}x{height} pixels is over the "
                                         f"{MAX_IMAGE_PIXELS:,}-pixel limit (decompression-bomb guard)")
                 image.seek(0)
+                if shorter_side and image.format == "JPEG":
+                    _decode_at_reduced_scale(image, DRAFT_OVERSAMPLING * shorter_side)
                 image = ImageOps.exif_transpose(image)
                 return to_rgb(image)
     except DeepfakeError:
@@ -48,6 +60,13 @@ def load_rgb_image(path) -> Image.Image:
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         # PIL reports truncated and corrupt data as OSError/SyntaxError/ValueError depending on the codec.
         raise DeepfakeError(f"{path}: corrupt or truncated image ({error})") from None
+
+
+def _decode_at_reduced_scale(image: Image.Image, shorter_side: int) -> None:
+    scale = shorter_side / min(image.size)
+    if scale <= 0.5:  # DCT scaling halves at the least
+        # draft() picks the smallest scale whose result is at least this size in both directions.
+        image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
 
 
 # File signatures, to tell a damaged image from a file that never was one.

@@ -14,7 +14,8 @@ from torch.utils.data import DataLoader
 
 from .calibration import fake_probability
 from .checkpoint import ModelCard, load_model
-from .data import ImagePathDataset, collate_skipping_failures, concatenate_crops, iter_media_files, worker_count
+from .data import (ImagePathDataset, collate_skipping_failures, concatenate_crops, iter_media_files, load_for,
+                   worker_count)
 from .engine import crop_averaged_logits, mixed_precision
 from .errors import DeepfakeError
 from .images import IMAGE_EXTENSIONS, load_rgb_image
@@ -122,7 +123,7 @@ class Detector:
             pil_image = image.convert("RGB")
         else:
             path = Path(image)
-            pil_image = load_rgb_image(path)
+            pil_image = load_for(self.transform, path)  # as predict_paths decodes it
         crops = self.transform(pil_image)
         probability = self.fake_probabilities(crops, [len(crops)])[0].item()
         return self._verdict(path, probability)

@@ -4,8 +4,8 @@
 
 For checkpoints made before train.py calibrated its probabilities (format 1: temperature 1, bias 0), to
 switch the threshold rule (say to `fpr_5` for a moderation queue), or to score with another crop layout
-(`--eval-crops`: averaging more crops changes the spread of the logits, so the map and threshold must be
-refit with it). It scores exactly the validation images the
+(`--eval-crops`, `--mirror-views`: averaging more views changes the spread of the logits, so the map and
+threshold must be refit with them). It scores exactly the validation images the
 checkpoint recorded (same folders, seed and split; refused if the file lists differ) the way training scored
 them (same autocast), then runs the same `calibrate_on_validation` as train.py: the result is the checkpoint
 train.py would have written (with --eval-crops, had it validated with those crops: its choice of best epoch
@@ -32,11 +32,14 @@ from .transforms import CROP_LAYOUTS, EvalTransform
 
 def recalibrate_checkpoint(weights: Union[str, Path], data_dirs: Sequence[str], out: Union[str, Path, None] = None,
                            threshold_rule: str = "balanced_accuracy", batch_size: int = 32,
-                           workers: Optional[int] = None, eval_crops: Optional[int] = None) -> ModelCard:
+                           workers: Optional[int] = None, eval_crops: Optional[int] = None,
+                           mirror_views: Optional[bool] = None) -> ModelCard:
     """Write the recalibrated checkpoint to `out` (default: over `weights`, atomically) and return its card."""
     model, card = load_model(weights)
     if eval_crops is not None:
         card = replace(card, preprocessing=replace(card.preprocessing, eval_crops=eval_crops))
+    if mirror_views is not None:
+        card = replace(card, preprocessing=replace(card.preprocessing, mirror_views=mirror_views))
     if card.preprocessing.faces:
         raise DeepfakeError(f"{weights}: trained on face crops; recalibrating it needs its face cache: retrain "
                             f"with train.py, which calibrates every epoch")
@@ -70,15 +73,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--threshold-rule", choices=THRESHOLD_RULES, default="balanced_accuracy")
     parser.add_argument("--eval-crops", type=int, choices=sorted(CROP_LAYOUTS), default=None,
                         help="score with this crop layout from now on (default: the checkpoint's own)")
+    parser.add_argument("--mirror-views", action=argparse.BooleanOptionalAction, default=None,
+                        help="score every crop and its left-right mirror from now on, or stop (default: as the "
+                             "checkpoint does)")
     loader_arguments(parser)
     args = parser.parse_args(argv)
     card = recalibrate_checkpoint(args.weights, args.data, args.out, args.threshold_rule, args.batch_size,
-                                  args.workers, args.eval_crops)
+                                  args.workers, args.eval_crops, args.mirror_views)
     metrics = card.validation_metrics
     print(f"wrote {args.out or args.weights}: P(fake) = sigmoid(logit / {card.temperature:.4f} "
           f"{card.logit_bias:+.4f}), threshold {card.threshold:.4f} ({card.threshold_rule}); validation "
           f"ECE {metrics['expected_calibration_error']:.4f}, accuracy {metrics['accuracy']:.4f}, ROC-AUC "
-          f"{metrics['roc_auc']:.4f} ({card.preprocessing.eval_crops} crops per image)")
+          f"{metrics['roc_auc']:.4f} (up to {card.preprocessing.eval_crops} crops per image"
+          f"{', each also mirrored' if card.preprocessing.mirror_views else ''})")
     return 0
 
 

@@ -85,7 +85,8 @@ def render_report(evaluation: Evaluation, plot_paths: Dict[str, Path], n_thumbna
     source = card.training.get("source")
     card_rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in (
         ("Architecture", card.arch), ("Input", f"{card.preprocessing.input_size} px crops, "
-                                             f"{card.preprocessing.eval_crops} per image"),
+                                             f"up to {card.preprocessing.eval_crops} per image"
+                                             f"{' and their mirrors' if card.preprocessing.mirror_views else ''}"),
         ("Threshold", f"{card.threshold:.4f} ({card.threshold_rule})"), ("Package version", card.package_version)))
     title = f"{Path(report['weights']).name} on {', '.join(Path(d).name for d in report['data'])}"
     return f"""<!DOCTYPE html>

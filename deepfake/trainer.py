@@ -50,6 +50,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     img_size: int = 128
     eval_crops: int = DEFAULT_EVAL_CROPS
+    mirror_views: bool = False  # validate (and later predict) on each crop and its mirror, logits averaged
     resize: int = 0
     faces: bool = False
     val_fraction: float = 0.2
@@ -123,7 +124,7 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         train_images = [cropped[image.path] for image in train_images if image.path in cropped]
         val_images = [cropped[image.path] for image in val_images if image.path in cropped]
     preprocessing = Preprocessing(input_size=config.img_size, eval_crops=config.eval_crops, resize=config.resize,
-                                  faces=config.faces)
+                                  faces=config.faces, mirror_views=config.mirror_views)
     augmentation = (Augmentation.each_with_probability(config.augment_probability, config.reframe_probability)
                     if config.augment else NO_AUGMENTATION)
     train_set = LabelledImageDataset(train_images, build_train_transform(preprocessing, augmentation))

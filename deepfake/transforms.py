@@ -1,8 +1,9 @@
 """Preprocessing as data that rides on the checkpoint, and the train/eval transforms built from it.
 
-Images are never squashed to a fixed size: resizing erases the high-frequency traces generators leave.
-Training takes random crops at native resolution; evaluation scores fixed crops (a grid spread over the
-image, by default) and the caller averages their logits, so any image size works without padding.
+Images are never squashed to a fixed shape. Training takes random square crops, at native resolution or
+after resizing the shorter side (Preprocessing.resize; the shipped model sees the whole image at 128 px);
+evaluation scores fixed crops (a grid spread over the image, by default), optionally with their mirrors,
+and the caller averages their logits, so any image size and shape works without padding.
 """
 import io
 from dataclasses import asdict, dataclass
@@ -58,6 +59,11 @@ class Preprocessing:
     eval_crops: int = DEFAULT_EVAL_CROPS  # a key of CROP_LAYOUTS: where the crops whose logits are averaged sit
     resize: int = 0  # 0: crop at native resolution; N: first resize the shorter side to N pixels
     faces: bool = False  # trained on face crops: prediction detects and crops faces first
+    # Each crop is also scored mirrored left to right, and the logits of all views averaged. Training flips
+    # at random, so the mirror is as valid a view as the original; averaging the two raises the shipped
+    # weights' validation ROC-AUC on every set, but halves the model's speed, so it is an option
+    # (train.py / recalibrate --mirror-views), not the shipped default (weights/MODEL_CARD.md).
+    mirror_views: bool = False
 
     def __post_init__(self):
         if self.eval_crops not in CROP_LAYOUTS:
@@ -70,7 +76,7 @@ class Preprocessing:
     def from_dict(cls, values: dict) -> "Preprocessing":
         return cls(input_size=int(values["input_size"]), mean=tuple(values["mean"]), std=tuple(values["std"]),
                    eval_crops=int(values.get("eval_crops", 1)), resize=int(values.get("resize", 0)),
-                   faces=bool(values.get("faces", False)))
+                   faces=bool(values.get("faces", False)), mirror_views=bool(values.get("mirror_views", False)))
 
 
 # 0.2 each: against 0.1, it halved the ROC-AUC lost to blur (0.061 -> 0.029) and cut the loss to 0.5x
@@ -223,6 +229,11 @@ def build_train_transform(preprocessing: Preprocessing, augmentation: Augmentati
     ])
 
 
+def with_mirror_views(crops: torch.Tensor, preprocessing: Preprocessing) -> torch.Tensor:
+    """[crops, 3, S, S] -> the same crops followed by their left-right mirrors, if the checkpoint asks for them."""
+    return torch.cat([crops, crops.flip(-1)]) if preprocessing.mirror_views else crops
+
+
 class EvalTransform:
     """PIL RGB image -> float tensor [crops, 3, S, S]; deterministic. The number of crops depends on the
     image's size (see crop_boxes), so batches concatenate them and count them (data.collate_skipping_failures)."""
@@ -230,10 +241,14 @@ class EvalTransform:
     def __init__(self, preprocessing: Preprocessing):
         self.preprocessing = preprocessing
         self.to_tensor = to_normalized_tensor(preprocessing)
+        # What the image's shorter side is resized to, so that a JPEG can be decoded at a reduced scale
+        # (images.load_rgb_image); 0 for native-resolution crops, which need every pixel.
+        self.decode_shorter_side = preprocessing.resize
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         size = self.preprocessing.input_size
         image = fit_to_input(image, self.preprocessing)
         boxes = crop_boxes(image.width, image.height, size, self.preprocessing.eval_crops)
-        return torch.stack([self.to_tensor(image.crop((left, top, left + size, top + size)))
-                            for left, top in boxes])
+        crops = torch.stack([self.to_tensor(image.crop((left, top, left + size, top + size)))
+                             for left, top in boxes])
+        return with_mirror_views(crops, self.preprocessing)

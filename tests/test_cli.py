@@ -42,15 +42,17 @@ def test_training_with_resize_scores_the_whole_image(labelled_folder, tmp_path):
     from deepfake.transforms import EvalTransform
     result = run_script("train.py", "--data", str(labelled_folder), "--arch", "artifact_cnn_tiny", "--epochs", "1",
                         "--img-size", "32", "--resize", "32", "--batch-size", "8", "--workers", "0",
-                        "--out", str(tmp_path))
+                        "--mirror-views", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     preprocessing = load_model(tmp_path / "best.safetensors")[1].preprocessing
-    assert preprocessing.resize == 32
-    # A large square image becomes one view of all of it; a 2:1 image, the distinct crops of its resized copy.
-    assert EvalTransform(preprocessing)(Image.new("RGB", (300, 300))).shape == (1, 3, 32, 32)
-    assert EvalTransform(preprocessing)(Image.new("RGB", (400, 200))).shape == (3, 3, 32, 32)
+    assert preprocessing.resize == 32 and preprocessing.mirror_views
+    # A large square image becomes one view of all of it; a 2:1 image, the distinct crops of its resized copy;
+    # each followed by its mirror.
+    assert EvalTransform(preprocessing)(Image.new("RGB", (300, 300))).shape == (2, 3, 32, 32)
+    assert EvalTransform(preprocessing)(Image.new("RGB", (400, 200))).shape == (6, 3, 32, 32)
     described = run_script("load_model.py", "--weights", str(tmp_path / "best.safetensors"))
     assert "shorter side resized to 32 px, then 32x32 crops" in described.stdout
+    assert "each also mirrored" in described.stdout
 
 
 def test_evaluate_prints_and_writes_all_metrics(trained_checkpoint, tmp_path):
@@ -131,6 +133,7 @@ def test_load_model_describes_the_checkpoint(trained_checkpoint):
     for fragment in ("artifact_cnn_tiny", "parameters", "32x32", "threshold", "normalisation", "trained on",
                      "validation", "deepfake 0."):
         assert fragment in result.stdout
+    assert "mirrored" not in result.stdout  # train.py's default
 
 
 @pytest.mark.parametrize("script, args, fragments", [
@@ -148,6 +151,7 @@ def test_load_model_describes_the_checkpoint(trained_checkpoint):
     ("train.py", ["--data", "{tmp}/empty_dir", "--resize", "64"], ["--resize", "64", "--img-size"]),
     ("train.py", ["--data", "{tmp}/empty_dir", "--reframe-probability", "2"], ["--reframe-probability", "2"]),
     ("train.py", ["--data", "{tmp}/empty_dir", "--ema-decay", "1"], ["--ema-decay", "1"]),
+    ("train.py", ["--data", "{tmp}/empty_dir", "--weight-decay", "-0.1"], ["--weight-decay", "-0.1"]),
     ("load_model.py", ["--weights", "{tmp}/notes.txt"], ["notes.txt"]),
     ("predict.py", ["--image_path", "{tmp}/ok.png", "--backend", "onnx", "--weights", "{tmp}/absent.onnx"],
      ["absent.onnx", "no such ONNX file"]),

@@ -1,5 +1,7 @@
 """Evaluation crops: where they sit, how a batch of images with different crop counts is scored, and that
 duplicate positions cost nothing and change nothing."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -93,3 +95,66 @@ def test_crops_run_through_the_model_in_chunks_with_the_same_result(monkeypatch)
         monkeypatch.setattr(engine, "CROPS_PER_FORWARD", 5)
         chunked = engine.crop_averaged_logits(model, crops, counts)
     assert torch.allclose(whole, chunked, atol=1e-5)
+
+
+def _mirrored(card: ModelCard) -> ModelCard:
+    return replace(card, preprocessing=replace(card.preprocessing, mirror_views=True))
+
+
+def test_mirror_views_follow_the_crops_and_score_an_image_and_its_mirror_alike():
+    # 70x32 under the 3x3 grid: three crop positions, placed symmetrically, so the mirror image's crops are
+    # the original's crops mirrored.
+    image = Image.fromarray(np.random.default_rng(2).integers(0, 256, (32, 70, 3), dtype=np.uint8))
+    mirror_image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    model, card = _model_and_card(9)
+    plain = EvalTransform(card.preprocessing)(image)
+    views = EvalTransform(_mirrored(card).preprocessing)(image)
+    assert len(plain) == 3 and len(views) == 6
+    assert torch.equal(views[:3], plain) and torch.equal(views[3:], plain.flip(-1))
+    without, with_mirrors = Detector(model, card), Detector(model, _mirrored(card))
+    assert abs(without.predict(image).fake_probability - without.predict(mirror_image).fake_probability) > 1e-4
+    assert with_mirrors.predict(image).fake_probability == pytest.approx(
+        with_mirrors.predict(mirror_image).fake_probability, abs=1e-6)
+
+
+def test_the_attack_sees_the_views_prediction_sees():
+    from deepfake.attacks import differentiable_view
+    image = Image.fromarray(np.random.default_rng(3).integers(0, 256, (32, 48, 3), dtype=np.uint8))
+    pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).permute(2, 0, 1)
+    for card in _model_and_card(5)[1], _mirrored(_model_and_card(5)[1]):
+        assert torch.allclose(differentiable_view(card.preprocessing)(pixels),
+                              EvalTransform(card.preprocessing)(image), atol=1e-6)
+
+
+def test_checkpoints_written_before_mirror_views_score_as_they_did():
+    written_before = Preprocessing().to_dict()
+    del written_before["mirror_views"]
+    assert Preprocessing.from_dict(written_before).mirror_views is False
+    assert Preprocessing.from_dict(Preprocessing(mirror_views=True).to_dict()).mirror_views is True
+
+
+def test_recalibrate_adds_mirror_views(trained_checkpoint, labelled_folder, tmp_path):
+    assert not load_model(trained_checkpoint)[1].preprocessing.mirror_views  # train.py's default
+    plain, mirrored = tmp_path / "plain.safetensors", tmp_path / "mirrored.safetensors"
+    for out, flag in (plain, "--no-mirror-views"), (mirrored, "--mirror-views"):
+        result = run_script("-m", "deepfake.recalibrate", "--weights", str(trained_checkpoint), "--data",
+                            str(labelled_folder), flag, "--workers", "0", "--out", str(out))
+        assert result.returncode == 0, result.stderr
+    assert "each also mirrored" in result.stdout
+    before, after = load_model(plain)[1], load_model(mirrored)[1]
+    assert (before.preprocessing.mirror_views, after.preprocessing.mirror_views) == (False, True)
+    assert after.validation_metrics != before.validation_metrics
+
+
+def test_one_image_and_a_folder_decode_a_large_jpeg_alike(tmp_path):
+    """A checkpoint that resizes lets a large JPEG decode at a reduced scale: predict() on the path and
+    predict_paths() must then score the same pixels, or predict.py on a file and on its folder would differ."""
+    model, card = _model_and_card(9)
+    card = replace(card, preprocessing=replace(card.preprocessing, resize=32))
+    path = tmp_path / "large.jpg"
+    Image.fromarray(np.random.default_rng(4).integers(0, 256, (150, 200, 3), dtype=np.uint8)).save(path)
+    detector = Detector(model, card)
+    alone = detector.predict(path).fake_probability
+    in_folder = next(detector.predict_paths([path], workers=0)).fake_probability
+    assert alone == pytest.approx(in_folder, abs=1e-6)
+    assert detector.transform.decode_shorter_side == 32

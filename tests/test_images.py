@@ -77,3 +77,41 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path):
     Image.new("1", (side, side)).save(path)  # 1-bit: a few hundred kB on disk, gigabytes once decoded
     with pytest.raises(DeepfakeError, match="pixel limit"):
         load_rgb_image(path)
+
+
+def _smooth_photo(width: int, height: int) -> Image.Image:
+    """Gradients and a few soft shapes: detail at every scale, as in a photo, rather than pixel noise."""
+    y, x = np.mgrid[0:height, 0:width] / max(width, height)
+    pixels = np.stack([np.sin(7 * x) * np.cos(5 * y), np.cos(11 * x * y), np.sin(3 * (x + y))], axis=-1)
+    return Image.fromarray(((pixels + 1) * 127.5).astype(np.uint8))
+
+
+@pytest.mark.parametrize("size, shorter_side, decoded", [
+    ((512, 384), 128, (512, 384)),  # 2x128 = 256 of 384: no DCT scale keeps that much
+    ((1024, 768), 128, (512, 384)),  # half scale keeps 384 >= 256; a quarter would keep only 192
+    ((2048, 1536), 128, (512, 384)),
+    ((2048, 1536), 0, (2048, 1536)),  # 0: every pixel
+])
+def test_large_jpegs_decode_at_a_reduced_scale_that_keeps_twice_the_view(tmp_path, size, shorter_side, decoded):
+    path = tmp_path / "large.jpg"
+    _smooth_photo(*size).save(path, quality=90)
+    assert load_rgb_image(path, shorter_side).size == decoded
+
+
+def test_reduced_scale_decoding_leaves_pngs_whole_and_keeps_exif_orientation(tmp_path):
+    _smooth_photo(1024, 512).save(tmp_path / "large.png")
+    assert load_rgb_image(tmp_path / "large.png", 128).size == (1024, 512)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    _smooth_photo(1024, 512).save(tmp_path / "rotated.jpg", exif=exif)
+    assert load_rgb_image(tmp_path / "rotated.jpg", 64).size == (128, 256)  # a quarter keeps 128 = 2x64
+
+
+def test_reduced_scale_decoding_changes_the_resized_view_by_a_fraction_of_a_level(tmp_path):
+    from deepfake.transforms import resize_shorter_side
+    path = tmp_path / "photo.jpg"
+    _smooth_photo(1024, 768).save(path, quality=95)
+    full, reduced = (np.asarray(resize_shorter_side(load_rgb_image(path, side), 128), dtype=float)
+                     for side in (0, 128))
+    assert full.shape == reduced.shape == (128, 171, 3)
+    assert np.abs(full - reduced).mean() < 1.0  # of 255 levels

@@ -36,10 +36,10 @@ def recalibrate_checkpoint(weights: Union[str, Path], data_dirs: Sequence[str], 
                            mirror_views: Optional[bool] = None) -> ModelCard:
     """Write the recalibrated checkpoint to `out` (default: over `weights`, atomically) and return its card."""
     model, card = load_model(weights)
-    if eval_crops is not None:
-        card = replace(card, preprocessing=replace(card.preprocessing, eval_crops=eval_crops))
-    if mirror_views is not None:
-        card = replace(card, preprocessing=replace(card.preprocessing, mirror_views=mirror_views))
+    # How the checkpoint scores an image from now on: the arguments given, the checkpoint's own otherwise.
+    views = {key: value for key, value in (("eval_crops", eval_crops), ("mirror_views", mirror_views))
+             if value is not None}
+    card = replace(card, preprocessing=replace(card.preprocessing, **views))
     if card.preprocessing.faces:
         raise DeepfakeError(f"{weights}: trained on face crops; recalibrating it needs its face cache: retrain "
                             f"with train.py, which calibrates every epoch")

@@ -77,6 +77,10 @@ def get_train_parser() -> argparse.ArgumentParser:
                              "higher ROC-AUC for twice the network's work per image (the shipped model does not; "
                              "see weights/MODEL_CARD.md)")
     parser.add_argument("--val-fraction", type=float, default=0.2)
+    parser.add_argument("--train-fraction", type=float, default=1.0, metavar="F",
+                        help="train on this share of the training split (whole folders, each class and --data "
+                             "folder on its own), validating on the same images as a full run: points of a "
+                             "learning curve, to see whether more data would help")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--split-by", choices=("folder", "file"), default="folder",
                         help="folder: images in one sub-folder of real/ or fake/ (a video's frames) stay on one "
@@ -122,6 +126,8 @@ def train_main(argv: Optional[List[str]] = None) -> int:
             raise DeepfakeError(f"{flag} must be between 0 and 1, not {probability}")
     if args.weight_decay < 0:
         raise DeepfakeError(f"--weight-decay must be at least 0, not {args.weight_decay}")
+    if not 0 < args.train_fraction <= 1:
+        raise DeepfakeError(f"--train-fraction must be above 0 and at most 1, not {args.train_fraction}")
     if not 0 <= args.ema_decay < 1:
         raise DeepfakeError(f"--ema-decay must be 0 (off) or between 0 and 1, not {args.ema_decay}")
     resume = str(Path(args.out) / TRAINING_STATE) if args.resume == "auto" else args.resume
@@ -129,7 +135,8 @@ def train_main(argv: Optional[List[str]] = None) -> int:
                          batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                          img_size=args.img_size, eval_crops=args.eval_crops, mirror_views=args.mirror_views,
                          resize=args.resize,
-                         val_fraction=args.val_fraction, seed=args.seed, workers=args.workers,
+                         val_fraction=args.val_fraction, train_fraction=args.train_fraction, seed=args.seed,
+                         workers=args.workers,
                          split_by=args.split_by, threshold_rule=args.threshold_rule, augment=not args.no_augment,
                          augment_probability=args.augment_probability,
                          reframe_probability=args.reframe_probability, faces=args.faces, amp=args.amp,
@@ -306,7 +313,9 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
     paths = collect_media(args.image_path, on_error=report_failure)
     single_image = not Path(args.image_path).is_dir() and not is_video_file(paths[0])
     if single_image:
-        image = load_rgb_image(paths[0])  # a single bad file is a fatal error, and is checked before the model
+        # A single bad file is a fatal error, checked before the model loads. The check decodes a large JPEG at
+        # its smallest scale: libjpeg still reads all of its data, so a truncated file fails here all the same.
+        load_rgb_image(paths[0], shorter_side=1)
     if args.explain and args.backend != "torch":
         raise DeepfakeError("--explain needs gradients: use the torch backend (the default)")
     detector = load_detector(args.weights, args.device, args.backend, args.amp)
@@ -324,7 +333,7 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
         return lambda: bar.update(1)
 
     if single_image:
-        results = [detector.predict_faces(image, face_detector, path=paths[0]) if face_detector
+        results = [detector.predict_faces(load_rgb_image(paths[0]), face_detector, path=paths[0]) if face_detector
                    else detector.predict(paths[0])]  # decoded as a folder's images are (load_for)
     else:
         bar = tqdm(total=len(paths), unit="file", desc="predicting", file=sys.stderr, disable=not show_bars)
@@ -418,7 +427,9 @@ def load_model_main(argv: Optional[List[str]] = None) -> int:
     if training:
         print(f"training        {training.get('best_epoch')} of {training.get('epochs')} epochs kept, "
               f"seed {training.get('seed')}, validation fraction {training.get('val_fraction')}, "
-              f"split by {training.get('split_by')}")
+              f"split by {training.get('split_by')}"
+              + (f", {training['train_fraction']} of the training side used" if training.get("train_fraction", 1) < 1
+                 else ""))
     metrics = description["validation_metrics"]
     if metrics:
         shown = ", ".join(f"{key} {metrics[key]:.4f}" for key in

@@ -197,11 +197,19 @@ def collate_skipping_failures(samples) -> Batch:
 
 
 def split_roots(images_by_root: Dict[str, List[LabelledImage]], val_fraction: float, seed: int,
-                split_by: str = "folder"):
-    """Split each root on its own; returns (train, val, per-root summary for the checkpoint)."""
+                split_by: str = "folder", train_fraction: float = 1.0):
+    """Split each root on its own; returns (train, val, per-root summary for the checkpoint).
+
+    train_fraction < 1 keeps that share of each root's training side (whole groups, each class on its own),
+    and the validation side is exactly the one of the full run: a learning curve's points are then scored on
+    the same images."""
+    if not 0 < train_fraction <= 1:
+        raise DeepfakeError(f"--train-fraction must be above 0 and at most 1, not {train_fraction}")
     train, val, summary = [], [], []
     for root, images in images_by_root.items():
         root_train, root_val = split_train_val(images, val_fraction, seed, split_by)
+        if train_fraction < 1:
+            root_train, _ = split_train_val(root_train, 1 - train_fraction, seed, split_by)
         train += root_train
         val += root_val
         summary.append({"name": Path(root).resolve().name, **count_labels(images),
@@ -214,16 +222,17 @@ def discover_roots(roots: Sequence) -> Dict[str, List[LabelledImage]]:
     return {str(root): discover_labelled_images(root) for root in roots}
 
 
-def load_split(roots: Sequence, val_fraction: float, seed: int, split_by: str = "folder"):
-    return split_roots(discover_roots(roots), val_fraction, seed, split_by)
+def load_split(roots: Sequence, val_fraction: float, seed: int, split_by: str = "folder",
+               train_fraction: float = 1.0):
+    return split_roots(discover_roots(roots), val_fraction, seed, split_by, train_fraction)
 
 
 def select_split(images_by_root: Dict[str, List[LabelledImage]], split: str, val_fraction: float, seed: int,
-                 split_by: str = "folder") -> List[LabelledImage]:
+                 split_by: str = "folder", train_fraction: float = 1.0) -> List[LabelledImage]:
     """All images, or only the train or validation side of the split a checkpoint recorded."""
     if split == "all":
         return [image for images in images_by_root.values() for image in images]
-    train, val, _ = split_roots(images_by_root, val_fraction, seed, split_by)
+    train, val, _ = split_roots(images_by_root, val_fraction, seed, split_by, train_fraction)
     return {"train": train, "val": val}[split]
 
 

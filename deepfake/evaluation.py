@@ -15,11 +15,11 @@ from .inference import Detector, load_detector
 from .metrics import binary_metrics
 
 # A checkpoint that records no split (a converted peer model) is split with the training defaults.
-DEFAULT_SPLIT = {"seed": 0, "val_fraction": 0.2, "split_by": "folder"}
+DEFAULT_SPLIT = {"seed": 0, "val_fraction": 0.2, "split_by": "folder", "train_fraction": 1.0}
 
 
 def recorded_split(card: ModelCard) -> Dict:
-    """How the checkpoint's training split its data (seed, val_fraction, split_by), so "val" means its own."""
+    """How the checkpoint's training split its data (DEFAULT_SPLIT's keys), so "val" and "train" mean its own."""
     return {key: card.training.get(key, default) for key, default in DEFAULT_SPLIT.items()}
 
 
@@ -48,8 +48,7 @@ def evaluate_checkpoints(weights: Sequence, data_dirs: Sequence, split: str = "a
     for checkpoint in weights:
         detector = load_detector(checkpoint)
         recorded = recorded_split(detector.card)
-        images = select_split(images_by_root, split, recorded["val_fraction"], recorded["seed"],
-                              recorded["split_by"])
+        images = select_split(images_by_root, split, **recorded)
         evaluation = evaluate_detector(detector, images, batch_size, workers, threshold, show_progress, on_failure,
                                        name=Path(checkpoint).name)
         evaluation.report.update({"weights": str(checkpoint), "data": [str(d) for d in data_dirs], "split": split})

@@ -25,6 +25,7 @@ from .checkpoint import ModelCard, load_model, save_model
 from .cli import loader_arguments, weights_argument
 from .data import LabelledImageDataset, collate_skipping_failures, load_split, worker_count
 from .engine import score
+from .evaluation import recorded_split
 from .errors import DeepfakeError
 from .metrics import THRESHOLD_RULES
 from .transforms import CROP_LAYOUTS, EvalTransform
@@ -47,8 +48,7 @@ def recalibrate_checkpoint(weights: Union[str, Path], data_dirs: Sequence[str], 
     if not training.get("data"):
         raise DeepfakeError(f"{weights}: records no training data, so it has no validation split to calibrate "
                             f"on (a converted checkpoint?)")
-    _, val_images, data_summary = load_split(data_dirs, training["val_fraction"], training["seed"],
-                                             training["split_by"])
+    _, val_images, data_summary = load_split(data_dirs, **recorded_split(card))
     if data_summary != training["data"]:
         trained_on = ", ".join(entry["name"] for entry in training["data"])
         raise DeepfakeError(f"{weights}: was trained on other data ({trained_on}; file lists differ): pass the "

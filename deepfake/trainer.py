@@ -54,6 +54,7 @@ class TrainConfig:
     resize: int = 0
     faces: bool = False
     val_fraction: float = 0.2
+    train_fraction: float = 1.0  # < 1: train on that share of the training split (a learning curve's point)
     seed: int = 0
     workers: Optional[int] = None
     split_by: str = "folder"
@@ -109,7 +110,7 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         torch.cuda.set_device(device)
     show_progress = config.show_progress and cluster.is_main
     train_images, val_images, data_summary = load_split(config.data_dirs, config.val_fraction, config.seed,
-                                                        config.split_by)
+                                                        config.split_by, config.train_fraction)
     log(f"data: {len(train_images)} train {count_labels(train_images)}, {len(val_images)} validation "
         f"{count_labels(val_images)}" + (f"; {cluster.world_size} processes" if cluster.distributed else ""))
 
@@ -152,7 +153,7 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
                                                     total_steps=config.epochs * steps_per_epoch)
     training = {
         "data": data_summary, "seed": config.seed, "val_fraction": config.val_fraction,
-        "split_by": config.split_by, "epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
+        "train_fraction": config.train_fraction, "split_by": config.split_by, "epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
         "weight_decay": config.weight_decay, "augmentation": asdict(augmentation), "amp": config.amp,
         "balance_sets": config.balance_sets, "ema_decay": config.ema_decay,
         "processes": cluster.world_size, "torch_version": str(torch.__version__),

@@ -10,6 +10,8 @@ from conftest import make_labelled_folder, run_script
 from deepfake import create_model
 from deepfake.calibration import MIN_SCALE, fake_probability, fit_calibration
 from deepfake.checkpoint import ModelCard, load_model, save_model
+from deepfake.data import load_split
+from deepfake.evaluation import evaluate_checkpoints
 from deepfake.inference import Detector
 from deepfake.metrics import expected_calibration_error
 from deepfake.transforms import Preprocessing
@@ -94,6 +96,25 @@ def test_recalibrate_reproduces_what_training_fitted(trained_checkpoint, labelle
         assert getattr(recalibrated, key) == pytest.approx(getattr(trained, key), abs=1e-6), key
     assert recalibrated.validation_metrics["expected_calibration_error"] == pytest.approx(
         trained.validation_metrics["expected_calibration_error"], abs=1e-6)
+
+
+def test_a_learning_curve_point_keeps_its_own_training_share(trained_checkpoint, labelled_folder, tmp_path):
+    # A checkpoint trained with --train-fraction 0.5: recalibrate finds its data (the summary counts only
+    # the training images it kept), and evaluate's "train" side is exactly those images.
+    model, trained = load_model(trained_checkpoint)
+    half_train, _, half_summary = load_split([labelled_folder], trained.training["val_fraction"],
+                                             trained.training["seed"], train_fraction=0.5)
+    half = tmp_path / "half.safetensors"
+    save_model(half, model, replace(trained, training={**trained.training, "train_fraction": 0.5,
+                                                       "data": half_summary}))
+    result = run_script("-m", "deepfake.recalibrate", "--weights", str(half), "--data", str(labelled_folder),
+                        "--workers", "0")
+    assert result.returncode == 0, result.stderr
+    (evaluation,) = evaluate_checkpoints([half], [labelled_folder], split="train", workers=0, show_progress=False)
+    assert sorted(evaluation.paths) == sorted(image.path for image in half_train)
+    assert len(half_train) < trained.training["data"][0]["n_train"]
+    described = run_script("load_model.py", "--weights", str(half))
+    assert "0.5 of the training side used" in described.stdout, described.stderr
 
 
 def test_recalibrate_refuses_other_data(trained_checkpoint, tmp_path):

@@ -1,4 +1,5 @@
 """End to end through the root scripts, as a user runs them: train -> evaluate -> predict -> load_model."""
+import io
 import json
 import shutil
 from pathlib import Path
@@ -141,6 +142,9 @@ def test_load_model_describes_the_checkpoint(trained_checkpoint):
     ("predict.py", ["--image_path", "{tmp}/notes.txt"], ["notes.txt", "not an image"]),
     ("predict.py", ["--image_path", "{tmp}/broken.png"], ["broken.png", "corrupt or truncated"]),
     ("predict.py", ["--image_path", "{tmp}/empty_dir"], ["empty_dir", "holds no images"]),
+    # A large truncated JPEG fails its check at the smallest decoding scale, before the (absent) model loads.
+    ("predict.py", ["--image_path", "{tmp}/truncated.jpg", "--weights", "{tmp}/absent.safetensors"],
+     ["truncated.jpg", "corrupt or truncated"]),
     ("predict.py", ["--image_path", "{tmp}/ok.png", "--weights", "{tmp}/absent.safetensors"],
      ["absent.safetensors", "no such checkpoint"]),
     ("predict.py", ["--image_path", "{tmp}/ok.png", "--weights", "{tmp}/notes.txt"], ["notes.txt", "not a"]),
@@ -152,6 +156,7 @@ def test_load_model_describes_the_checkpoint(trained_checkpoint):
     ("train.py", ["--data", "{tmp}/empty_dir", "--reframe-probability", "2"], ["--reframe-probability", "2"]),
     ("train.py", ["--data", "{tmp}/empty_dir", "--ema-decay", "1"], ["--ema-decay", "1"]),
     ("train.py", ["--data", "{tmp}/empty_dir", "--weight-decay", "-0.1"], ["--weight-decay", "-0.1"]),
+    ("train.py", ["--data", "{tmp}/empty_dir", "--train-fraction", "0"], ["--train-fraction", "0"]),
     ("load_model.py", ["--weights", "{tmp}/notes.txt"], ["notes.txt"]),
     ("predict.py", ["--image_path", "{tmp}/ok.png", "--backend", "onnx", "--weights", "{tmp}/absent.onnx"],
      ["absent.onnx", "no such ONNX file"]),
@@ -167,6 +172,10 @@ def test_user_errors_are_one_line(tmp_path, script, args, fragments):
     (tmp_path / "empty_dir").mkdir()
     Image.new("RGB", (16, 16)).save(tmp_path / "ok.png")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 256, (800, 800, 3), dtype=np.uint8))
+    jpeg = io.BytesIO()
+    noise.save(jpeg, format="JPEG", quality=90)
+    (tmp_path / "truncated.jpg").write_bytes(jpeg.getvalue()[: len(jpeg.getvalue()) * 9 // 10])
     result = run_script(script, *[arg.format(tmp=tmp_path) for arg in args])
     assert_one_line_error(result, *fragments)
 

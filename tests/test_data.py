@@ -69,6 +69,20 @@ def test_each_root_is_split_on_its_own(tmp_path):
     assert len(summary[0]["file_list_sha256"]) == 16
 
 
+def test_train_fraction_keeps_whole_videos_and_the_full_runs_validation(tmp_path):
+    root = make_video_frames(tmp_path, n_videos=20)
+    train, val, summary = load_split([root], 0.2, seed=0)
+    half_train, half_val, half_summary = load_split([root], 0.2, seed=0, train_fraction=0.5)
+    assert [i.path for i in half_val] == [i.path for i in val]
+    assert {i.path for i in half_train} < {i.path for i in train}
+    # 16 training videos per class, 8 kept per class, each with all 4 of its frames
+    assert len({i.group for i in half_train}) == 16 and len(half_train) == 64
+    assert sum(i.label for i in half_train) == 32
+    assert half_summary[0]["n_train"] == 64 and summary[0]["n_train"] == 128
+    with pytest.raises(DeepfakeError, match="--train-fraction"):
+        load_split([root], 0.2, seed=0, train_fraction=0)
+
+
 def test_single_class_or_too_few_groups_is_refused(tmp_path):
     touch_image(tmp_path / "real" / "a.png")
     touch_image(tmp_path / "real" / "b.png")

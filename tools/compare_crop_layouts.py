@@ -32,8 +32,7 @@ def main() -> None:
     print(f"{args.weights} (its own layout: {preprocessing.eval_crops} crops): ROC-AUC on each set's validation "
           f"split, by layout")
     for root in args.data:
-        images = select_split(discover_roots([root]), "val", split["val_fraction"], split["seed"],
-                              split["split_by"])
+        images = select_split(discover_roots([root]), "val", **split)
         sizes = [fit_to_input(load_rgb_image(image.path), preprocessing).size for image in images]
         cells = []
         for n_crops in sorted(CROP_LAYOUTS):

@@ -67,8 +67,8 @@ def main() -> None:
     print("validation ROC-AUC: 1-D power spectrum + logistic regression / the checkpoint / their fusion")
     for root in args.data:
         roots = discover_roots([root])
-        train = select_split(roots, "train", split["val_fraction"], split["seed"], split["split_by"])
-        validation = select_split(roots, "val", split["val_fraction"], split["seed"], split["split_by"])
+        train = select_split(roots, "train", **split)
+        validation = select_split(roots, "val", **split)
         side = min(load_rgb_image(train[0].path).size)
         spectrum_model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=5000)).fit(
             [radial_log_spectrum(load_rgb_image(image.path), side) for image in train],

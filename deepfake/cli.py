@@ -149,6 +149,7 @@ def train_main(argv: Optional[List[str]] = None) -> int:
 
 # ---------------------------------------------------------------- evaluate.py
 def get_evaluate_parser() -> argparse.ArgumentParser:
+    from .aggregate import AGGREGATIONS
     parser = argparse.ArgumentParser(description="Measure a checkpoint on labelled real/ and fake/ folders.")
     parser.add_argument("--data", nargs="+", default=None,
                         help=f"labelled folders (default: the validation split of {DEFAULT_DATA}/)")
@@ -161,6 +162,11 @@ def get_evaluate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", metavar="OUT", default=None, help="also write the metrics as JSON to OUT")
     parser.add_argument("--scores", metavar="CSV", default=None,
                         help="also write every image's path, label and fake probability to CSV (one checkpoint)")
+    parser.add_argument("--per-video", nargs="?", const="mean", default=None, metavar="RULE",
+                        choices=sorted(AGGREGATIONS),
+                        help="also report metrics over videos: each sub-folder of real/ or fake/ (one video's "
+                             "frames) is one sample, its frames' probabilities combined by RULE (default mean; "
+                             f"{', '.join(sorted(AGGREGATIONS))})")
     parser.add_argument("--robustness", action="store_true",
                         help="also score the images re-encoded as JPEG q95/75/50, downscaled 0.5x, blurred "
                              "(sigma 1) and centre-cropped to 0.8, and print ROC-AUC under each")
@@ -215,7 +221,7 @@ def write_pictures(evaluations, plots_dir: Optional[str], report_path: Optional[
 def evaluate_main(argv: Optional[List[str]] = None) -> int:
     args = get_evaluate_parser().parse_args(argv)
     from .evaluation import evaluate_checkpoints
-    from .tables import format_comparison, format_report, format_robustness, format_stress
+    from .tables import format_comparison, format_per_video, format_report, format_robustness, format_stress
     data_dirs = args.data or [DEFAULT_DATA]
     split = args.split or ("all" if args.data else "val")
     if args.data is None and not any(Path(DEFAULT_DATA).glob("*/*")):
@@ -224,13 +230,15 @@ def evaluate_main(argv: Optional[List[str]] = None) -> int:
     evaluations = evaluate_checkpoints(args.weights, data_dirs, split, args.batch_size, args.workers,
                                        args.threshold, show_progress=sys.stderr.isatty(),
                                        on_failure=lambda message: print(f"skipped: {message}", file=sys.stderr),
-                                       robustness=args.robustness,
+                                       robustness=args.robustness, per_video=args.per_video,
                                        stress={"stress_images": args.stress_images,
                                                "attack_images": args.attack_images,
                                                "transfer_from": args.transfer_from} if args.stress else None)
     reports = [evaluation.report for evaluation in evaluations]
     print(format_report(reports[0]) if len(reports) == 1 else format_comparison(reports))
     for report in reports:
+        if "per_video" in report:
+            print(format_per_video(report))
         if "robustness" in report:
             print(format_robustness(report))
         if "stress" in report:

@@ -1,5 +1,6 @@
 """Scoring checkpoints on labelled folders: the metrics reports behind evaluate.py."""
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
@@ -7,6 +8,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from .aggregate import AGGREGATIONS
 from .checkpoint import ModelCard
 from .data import LabelledImageDataset, collate_skipping_failures, discover_roots, select_split, worker_count
 from .engine import score
@@ -36,14 +38,18 @@ class Evaluation:
 def evaluate_checkpoints(weights: Sequence, data_dirs: Sequence, split: str = "all", batch_size: int = 32,
                          workers: Optional[int] = None, threshold: Optional[float] = None,
                          show_progress: bool = True, on_failure: Callable[[str], None] = lambda message: None,
-                         robustness: bool = False, stress: Optional[Dict] = None) -> List[Evaluation]:
+                         robustness: bool = False, stress: Optional[Dict] = None,
+                         per_video: Optional[str] = None) -> List[Evaluation]:
     """One evaluation per checkpoint, all on the same folders (scanned once).
 
     split="val" or "train" takes the side of the split each checkpoint recorded when it was trained;
     robustness=True adds the degradation table to each report (under "robustness"); stress, a dict of
-    stress_sweep's options, adds the lighting / resolution / evasion sweep (under "stress").
+    stress_sweep's options, adds the lighting / resolution / evasion sweep (under "stress"); per_video, a key of
+    AGGREGATIONS, adds metrics over videos (under "per_video": see video_level_report).
     """
     images_by_root = discover_roots(data_dirs)
+    # A video is a sub-folder of a class folder within one --data folder: two folders may both hold real/000.
+    video_of = {image.path: (root, image.group) for root, images in images_by_root.items() for image in images}
     evaluations = []
     for checkpoint in weights:
         detector = load_detector(checkpoint)
@@ -52,6 +58,8 @@ def evaluate_checkpoints(weights: Sequence, data_dirs: Sequence, split: str = "a
         evaluation = evaluate_detector(detector, images, batch_size, workers, threshold, show_progress, on_failure,
                                        name=Path(checkpoint).name)
         evaluation.report.update({"weights": str(checkpoint), "data": [str(d) for d in data_dirs], "split": split})
+        if per_video:
+            evaluation.report["per_video"] = video_level_report(evaluation, video_of, per_video)
         if robustness:
             evaluation.report["robustness"] = robustness_table(detector, images, batch_size, workers, show_progress,
                                                                clean=evaluation)
@@ -93,6 +101,22 @@ def evaluate_detector(detector: Detector, images, batch_size: int = 32, workers:
     })
     return Evaluation(report, [dataset.images[i].path for i in scores.indices], scores.labels,
                       scores.fake_probabilities, detector.card)
+
+
+def video_level_report(evaluation: Evaluation, video_of: Dict[Path, object], rule: str = "mean") -> Dict:
+    """Metrics with each video as one sample: its frames' fake probabilities combined by an AGGREGATIONS rule
+    (the mean, by default, as DeepfakeBench scores videos), judged at the same threshold as single frames.
+    An image that sits directly in real/ or fake/ is a video of one frame."""
+    frames, labels = defaultdict(list), {}
+    for path, label, probability in zip(evaluation.paths, evaluation.labels, evaluation.fake_probabilities):
+        frames[video_of[path]].append(probability)
+        labels[video_of[path]] = label
+    videos = sorted(frames)
+    report = binary_metrics([labels[video] for video in videos], [AGGREGATIONS[rule](frames[video]) for video in videos],
+                            evaluation.report["threshold"])
+    report.update({"aggregate": rule, "n_videos": len(videos),
+                   "frames_per_video": round(len(evaluation.paths) / max(1, len(videos)), 2)})
+    return report
 
 
 def perturbed_rows(detector: Detector, images, perturbations: Dict, batch_size: int = 32,

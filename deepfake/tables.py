@@ -46,6 +46,17 @@ def format_comparison(reports: List[dict]) -> str:
     return "\n".join([header, *rows])
 
 
+def format_per_video(report: dict) -> str:
+    videos = report["per_video"]
+    (tn, fp), (fn, tp) = videos["confusion_matrix"]
+    metrics = ", ".join(f"{key} {'undefined' if videos[key] is None else format(videos[key], '.4f')}"
+                        for key in ("roc_auc", "average_precision", "accuracy", "f1"))
+    return (f"per video, {Path(report['weights']).name}: {videos['n_videos']} videos ({videos['n_real']} real, "
+            f"{videos['n_fake']} fake; {videos['frames_per_video']} frames each on average, their "
+            f"{videos['aggregate']}):\n  {metrics}; at threshold {videos['threshold']:.4f}: "
+            f"{fp} real videos flagged, {fn} fake videos missed")
+
+
 def format_robustness(report: dict) -> str:
     lines = [f"robustness of {Path(report['weights']).name}:",
              f"  {'condition':<24}{'roc_auc':>9}{'drop':>9}{'accuracy':>10}"]

@@ -1,4 +1,5 @@
 """End to end through the root scripts, as a user runs them: train -> evaluate -> predict -> load_model."""
+import csv
 import io
 import json
 import shutil
@@ -8,6 +9,7 @@ import pytest
 from PIL import Image
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from conftest import make_labelled_folder, run_script, synthetic_image
 from deepfake.checkpoint import load_model
@@ -214,3 +216,32 @@ def test_amp_trains_and_predicts_close_to_float32(labelled_folder, trained_check
     # by up to 0.021 (0.013 over 200 images on the shipped weights). A float16 or bfloat16 sigmoid, or a
     # calibration applied in low precision, would move it by far more.
     assert len(full) == 24 and np.abs(full - mixed).max() < 0.03
+
+
+def make_video_folder(root: Path, seed: int, n_videos: int = 4, frames: int = 3) -> Path:
+    rng = np.random.default_rng(seed)
+    for label, folder in enumerate(("real", "fake")):
+        for video in range(n_videos):
+            (root / folder / f"{video:03d}").mkdir(parents=True)
+            for frame in range(frames):
+                synthetic_image(rng, fake=bool(label)).save(root / folder / f"{video:03d}" / f"{frame}.png")
+    return root
+
+
+@pytest.mark.parametrize("rule", ["mean", "max"])
+def test_per_video_metrics_score_each_sub_folder_once(trained_checkpoint, tmp_path, rule):
+    # Two --data folders that both hold real/000 etc.: 16 videos, not 8.
+    first, second = make_video_folder(tmp_path / "a", seed=1), make_video_folder(tmp_path / "b", seed=2)
+    result = run_script("evaluate.py", "--data", str(first), str(second), "--weights", str(trained_checkpoint),
+                        "--per-video", rule, "--workers", "0", "--json", str(tmp_path / "r.json"),
+                        "--scores", str(tmp_path / "s.csv"))
+    assert result.returncode == 0, result.stderr
+    videos = json.loads((tmp_path / "r.json").read_text())["per_video"]
+    assert (videos["n_videos"], videos["n_real"], videos["n_fake"], videos["aggregate"]) == (16, 8, 8, rule)
+    assert f"16 videos (8 real, 8 fake; 3.0 frames each on average, their {rule})" in result.stdout
+    frames = {}
+    for row in csv.DictReader(open(tmp_path / "s.csv")):
+        frames.setdefault((Path(row["path"]).parent, int(row["label"])), []).append(float(row["fake_probability"]))
+    combine = {"mean": np.mean, "max": np.max}[rule]
+    expected = roc_auc_score([label for _, label in frames], [combine(scores) for scores in frames.values()])
+    assert videos["roc_auc"] == pytest.approx(expected)

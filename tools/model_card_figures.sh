@@ -14,25 +14,14 @@ for name in Meso4_DF Meso4_F2F MesoInception_DF MesoInception_F2F; do
   $PY -m deepfake.convert mesonet ../shared/anchors/mesonet/weights/$name.h5 "$OUT/meso/$name.safetensors"
 done
 
-# In-distribution, per set, validation split; side by side with MesoNet; per-image scores for video level.
+# In-distribution, per set, validation split; side by side with MesoNet; video level on faceswap-frames
+# (--per-video: a video = one sub-folder, scored by the mean of its frames).
 for set in faces-stylegan diffusion-coco faceswap-frames; do
-  $PY evaluate.py --data $D/$set --split val --json "$OUT/$set.json" --scores "$OUT/$set.scores.csv"
+  per_video=""
+  if [ "$set" = faceswap-frames ]; then per_video=--per-video; fi
+  $PY evaluate.py --data $D/$set --split val $per_video --json "$OUT/$set.json" --scores "$OUT/$set.scores.csv"
   $PY evaluate.py --data $D/$set --split val --weights $W "$OUT"/meso/*.safetensors --json "$OUT/$set.compare.json"
 done
-
-# Video level on faceswap-frames: mean of each video's frame scores (a video = one sub-folder).
-$PY - "$OUT/faceswap-frames.scores.csv" <<'PYTHON'
-import csv, sys
-from collections import defaultdict
-from pathlib import Path
-from sklearn.metrics import roc_auc_score
-videos = defaultdict(list)
-for row in csv.DictReader(open(sys.argv[1])):
-    videos[(Path(row["path"]).parent, int(row["label"]))].append(float(row["fake_probability"]))
-labels = [label for (_, label) in videos]
-scores = [sum(v) / len(v) for v in videos.values()]
-print(f"faceswap-frames video-level ROC-AUC {roc_auc_score(labels, scores):.4f} over {len(videos)} videos")
-PYTHON
 
 # The operating point for moderation: the threshold that flags at most 5% of the validation reals.
 $PY evaluate.py --data $D/faces-stylegan $D/diffusion-coco $D/faceswap-frames --split val \

@@ -115,6 +115,7 @@ def get_train_parser() -> argparse.ArgumentParser:
 
 def train_main(argv: Optional[List[str]] = None) -> int:
     args = get_train_parser().parse_args(argv)
+    from .data import check_train_fraction
     from .trainer import TRAINING_STATE, TrainConfig, fit
     if args.epochs < 1 or args.batch_size < 1 or args.img_size < 8:
         raise DeepfakeError("--epochs and --batch-size must be at least 1, --img-size at least 8")
@@ -126,8 +127,7 @@ def train_main(argv: Optional[List[str]] = None) -> int:
             raise DeepfakeError(f"{flag} must be between 0 and 1, not {probability}")
     if args.weight_decay < 0:
         raise DeepfakeError(f"--weight-decay must be at least 0, not {args.weight_decay}")
-    if not 0 < args.train_fraction <= 1:
-        raise DeepfakeError(f"--train-fraction must be above 0 and at most 1, not {args.train_fraction}")
+    check_train_fraction(args.train_fraction)  # before the folders are scanned, as the other checks are
     if not 0 <= args.ema_decay < 1:
         raise DeepfakeError(f"--ema-decay must be 0 (off) or between 0 and 1, not {args.ema_decay}")
     resume = str(Path(args.out) / TRAINING_STATE) if args.resume == "auto" else args.resume

@@ -203,8 +203,7 @@ def split_roots(images_by_root: Dict[str, List[LabelledImage]], val_fraction: fl
     train_fraction < 1 keeps that share of each root's training side (whole groups, each class on its own),
     and the validation side is exactly the one of the full run: a learning curve's points are then scored on
     the same images."""
-    if not 0 < train_fraction <= 1:
-        raise DeepfakeError(f"--train-fraction must be above 0 and at most 1, not {train_fraction}")
+    check_train_fraction(train_fraction)
     train, val, summary = [], [], []
     for root, images in images_by_root.items():
         root_train, root_val = split_train_val(images, val_fraction, seed, split_by)
@@ -216,6 +215,11 @@ def split_roots(images_by_root: Dict[str, List[LabelledImage]], val_fraction: fl
                         "n_train": len(root_train), "n_val": len(root_val),
                         "file_list_sha256": file_list_hash(images, root)})
     return train, val, summary
+
+
+def check_train_fraction(train_fraction: float) -> None:
+    if not 0 < train_fraction <= 1:
+        raise DeepfakeError(f"--train-fraction must be above 0 and at most 1, not {train_fraction}")
 
 
 def discover_roots(roots: Sequence) -> Dict[str, List[LabelledImage]]:

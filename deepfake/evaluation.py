@@ -3,7 +3,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -103,7 +103,7 @@ def evaluate_detector(detector: Detector, images, batch_size: int = 32, workers:
                       scores.fake_probabilities, detector.card)
 
 
-def video_level_report(evaluation: Evaluation, video_of: Dict[Path, object], rule: str = "mean") -> Dict:
+def video_level_report(evaluation: Evaluation, video_of: Dict[Path, Tuple[str, str]], rule: str = "mean") -> Dict:
     """Metrics with each video as one sample: its frames' fake probabilities combined by an AGGREGATIONS rule
     (the mean, by default, as DeepfakeBench scores videos), judged at the same threshold as single frames.
     An image that sits directly in real/ or fake/ is a video of one frame."""
@@ -112,7 +112,8 @@ def video_level_report(evaluation: Evaluation, video_of: Dict[Path, object], rul
         frames[video_of[path]].append(probability)
         labels[video_of[path]] = label
     videos = sorted(frames)
-    report = binary_metrics([labels[video] for video in videos], [AGGREGATIONS[rule](frames[video]) for video in videos],
+    combine = AGGREGATIONS[rule]
+    report = binary_metrics([labels[video] for video in videos], [combine(frames[video]) for video in videos],
                             evaluation.report["threshold"])
     report.update({"aggregate": rule, "n_videos": len(videos),
                    "frames_per_video": round(len(evaluation.paths) / max(1, len(videos)), 2)})

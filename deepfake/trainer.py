@@ -153,7 +153,8 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
                                                     total_steps=config.epochs * steps_per_epoch)
     training = {
         "data": data_summary, "seed": config.seed, "val_fraction": config.val_fraction,
-        "train_fraction": config.train_fraction, "split_by": config.split_by, "epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
+        "train_fraction": config.train_fraction, "split_by": config.split_by, "epochs": config.epochs,
+        "batch_size": config.batch_size, "lr": config.lr,
         "weight_decay": config.weight_decay, "augmentation": asdict(augmentation), "amp": config.amp,
         "balance_sets": config.balance_sets, "ema_decay": config.ema_decay,
         "processes": cluster.world_size, "torch_version": str(torch.__version__),

@@ -66,8 +66,8 @@ def _thumbnails(mistakes: List[Dict]) -> str:
     return f'<div class="thumbs">{"".join(cells)}</div>'
 
 
-def render_report(evaluation: Evaluation, plot_paths: Dict[str, Path], n_thumbnails: int = 8) -> str:
-    report, card = evaluation.report, evaluation.card
+def _metrics_tables(report: Dict) -> str:
+    """The metrics and the confusion matrix of a report: of images, or of videos (report["per_video"])."""
     (tn, fp), (fn, tp) = report["confusion_matrix"]
     metric_rows = "".join(
         f"<tr><td>{name}</td><td class=num>{_number(report[key])}</td></tr>"
@@ -75,6 +75,22 @@ def render_report(evaluation: Evaluation, plot_paths: Dict[str, Path], n_thumbna
                           ("Recall (fakes caught)", "recall"), ("F1", "f1"), ("ROC-AUC", "roc_auc"),
                           ("Average precision", "average_precision"),
                           ("Expected calibration error", "expected_calibration_error")))
+    return f"""<table><tr><th>Metric</th><th>Value</th></tr>{metric_rows}</table>
+<table><tr><th></th><th>predicted real</th><th>predicted fake</th></tr>
+<tr><th>actual real</th><td class=num>{tn}</td><td class=num>{fp}</td></tr>
+<tr><th>actual fake</th><td class=num>{fn}</td><td class=num>{tp}</td></tr></table>"""
+
+
+def _per_video_section(report: Dict) -> str:
+    videos = report.get("per_video")
+    if not videos:
+        return ""
+    return (f"<h2>Per video: {videos['n_videos']} videos ({videos['n_real']} real, {videos['n_fake']} fake), "
+            f"each scored by the {html.escape(videos['aggregate'])} of its frames</h2>{_metrics_tables(videos)}")
+
+
+def render_report(evaluation: Evaluation, plot_paths: Dict[str, Path], n_thumbnails: int = 8) -> str:
+    report, card = evaluation.report, evaluation.card
     notes = "".join(f"<li>{html.escape(key)} is undefined: {html.escape(reason)}</li>"
                     for key, reason in report.get("undefined", {}).items())
     plots = "".join(f'<img src="{_data_uri(Image.open(path))}" alt="{html.escape(name)}">'
@@ -97,11 +113,9 @@ def render_report(evaluation: Evaluation, plot_paths: Dict[str, Path], n_thumbna
 {report['n_real']} real, {report['n_fake']} fake images{f", {report['n_failed']} unreadable skipped"
                                                         if report['n_failed'] else ""}</p>
 <h2>Metrics at threshold {report['threshold']:.4f}</h2>
-<table><tr><th>Metric</th><th>Value</th></tr>{metric_rows}</table>
-<table><tr><th></th><th>predicted real</th><th>predicted fake</th></tr>
-<tr><th>actual real</th><td class=num>{tn}</td><td class=num>{fp}</td></tr>
-<tr><th>actual fake</th><td class=num>{fn}</td><td class=num>{tp}</td></tr></table>
+{_metrics_tables(report)}
 {f"<ul>{notes}</ul>" if notes else ""}
+{_per_video_section(report)}
 <h2>Plots</h2><div class="plots">{plots}</div>
 <h2>Worst false positives (real images scored most fake)</h2>{_thumbnails(worst_mistakes(evaluation, 0, n_thumbnails))}
 <h2>Worst false negatives (fake images scored most real)</h2>{_thumbnails(worst_mistakes(evaluation, 1, n_thumbnails))}

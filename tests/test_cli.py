@@ -234,8 +234,10 @@ def test_per_video_metrics_score_each_sub_folder_once(trained_checkpoint, tmp_pa
     first, second = make_video_folder(tmp_path / "a", seed=1), make_video_folder(tmp_path / "b", seed=2)
     result = run_script("evaluate.py", "--data", str(first), str(second), "--weights", str(trained_checkpoint),
                         "--per-video", rule, "--workers", "0", "--json", str(tmp_path / "r.json"),
-                        "--scores", str(tmp_path / "s.csv"))
+                        "--scores", str(tmp_path / "s.csv"), "--report", str(tmp_path / "report.html"))
     assert result.returncode == 0, result.stderr
+    assert f"Per video: 16 videos (8 real, 8 fake), each scored by the {rule} of its frames" in \
+        (tmp_path / "report.html").read_text()
     videos = json.loads((tmp_path / "r.json").read_text())["per_video"]
     assert (videos["n_videos"], videos["n_real"], videos["n_fake"], videos["aggregate"]) == (16, 8, 8, rule)
     assert f"16 videos (8 real, 8 fake; 3.0 frames each on average, their {rule})" in result.stdout

@@ -58,6 +58,7 @@ def test_evaluate_plots_and_report(trained_checkpoint, labelled_folder, tmp_path
     for fragment in ("ROC-AUC", "Worst false positives", "Worst false negatives", "artifact_cnn_tiny", "Threshold"):
         assert fragment in text
     assert "http" not in page.split("<body>")[1]  # self-contained: nothing fetched when opened
+    assert "Per video" not in text  # only with --per-video
 
 
 @pytest.mark.parametrize("arch, preprocessing", [

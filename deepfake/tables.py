@@ -3,16 +3,18 @@ from pathlib import Path
 from typing import List
 
 
+def _number(value) -> str:
+    return "undefined" if value is None else f"{value:.4f}"
+
+
 def format_report(report: dict) -> str:
-    def number(value):
-        return "undefined" if value is None else f"{value:.4f}"
     (tn, fp), (fn, tp) = report["confusion_matrix"]
     lines = [f"{report['weights']} on {', '.join(report['data'])} ({report['split']}): "
              f"{report['n_real']} real, {report['n_fake']} fake"
              + (f", {report['n_failed']} unreadable skipped" if report["n_failed"] else "")]
     for key in ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision",
                 "expected_calibration_error"):
-        lines.append(f"  {key:<27}{number(report[key])}")
+        lines.append(f"  {key:<27}{_number(report[key])}")
     lines.append(f"  {'threshold':<27}{report['threshold']:.4f}  ({report['threshold_rule']})")
     lines.append("  confusion matrix            predicted real  predicted fake")
     lines.append(f"    actual real               {tn:>14}  {fp:>14}")
@@ -49,8 +51,7 @@ def format_comparison(reports: List[dict]) -> str:
 def format_per_video(report: dict) -> str:
     videos = report["per_video"]
     (tn, fp), (fn, tp) = videos["confusion_matrix"]
-    metrics = ", ".join(f"{key} {'undefined' if videos[key] is None else format(videos[key], '.4f')}"
-                        for key in ("roc_auc", "average_precision", "accuracy", "f1"))
+    metrics = ", ".join(f"{key} {_number(videos[key])}" for key in ("roc_auc", "average_precision", "accuracy", "f1"))
     return (f"per video, {Path(report['weights']).name}: {videos['n_videos']} videos ({videos['n_real']} real, "
             f"{videos['n_fake']} fake; {videos['frames_per_video']} frames each on average, their "
             f"{videos['aggregate']}):\n  {metrics}; at threshold {videos['threshold']:.4f}: "

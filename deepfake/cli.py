@@ -54,7 +54,7 @@ def get_train_parser() -> argparse.ArgumentParser:
     from .metrics import THRESHOLD_RULES
     from .registry import list_models
     from .transforms import (CROP_LAYOUTS, DEFAULT_DEGRADATION_PROBABILITY, DEFAULT_EVAL_CROPS,
-                             DEFAULT_REFRAME_PROBABILITY)
+                             DEFAULT_REFRAME_PROBABILITY, DEFAULT_RELIGHT_PROBABILITY)
     parser = argparse.ArgumentParser(description="Train a deepfake detector on real/ and fake/ image folders.")
     parser.add_argument("--data", nargs="+", default=[DEFAULT_DATA],
                         help="one or more folders, each with real/ and fake/ (or 0_real/ and 1_fake/) below it")
@@ -88,7 +88,7 @@ def get_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold-rule", choices=THRESHOLD_RULES, default="balanced_accuracy",
                         help="how the decision threshold is chosen on the validation split")
     parser.add_argument("--no-augment", action="store_true",
-                        help="no reframing and no blur/JPEG/downscale augmentation")
+                        help="no reframing, relighting or blur/JPEG/downscale augmentation")
     parser.add_argument("--augment-probability", type=float, default=DEFAULT_DEGRADATION_PROBABILITY, metavar="P",
                         help="probability of each degradation (downscale to 0.5-1x, Gaussian blur, JPEG 40-100), "
                              "drawn independently for every training image (default %(default)s)")
@@ -96,9 +96,17 @@ def get_train_parser() -> argparse.ArgumentParser:
                         help="probability that a training image is first cut to a random window of 75-100%% of "
                              "its width and height (never narrower than the network's view), as users crop photos "
                              "(default %(default)s)")
+    parser.add_argument("--relight-probability", type=float, default=DEFAULT_RELIGHT_PROBABILITY, metavar="P",
+                        help="probability of each of a brightness, a contrast and a saturation change of up to "
+                             "30%% for a training image, as cameras and edits light pictures (default "
+                             "%(default)s)")
     parser.add_argument("--balance-sets", action="store_true",
                         help="with several --data folders, every epoch draws the same number of images from each "
                              "(the largest set no longer dominates)")
+    parser.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                        help="blend each training batch with a shuffled copy of itself, images and labels, by a "
+                             "share drawn from Beta(ALPHA, ALPHA) (e.g. 0.2); 0 (default): no mixup, as the "
+                             "shipped model")
     parser.add_argument("--ema-decay", type=float, default=0.0, metavar="D",
                         help="validate, calibrate and save an exponential moving average of the weights with "
                              "this decay per step (e.g. 0.999); 0 (default): the weights of the last step, "
@@ -122,12 +130,15 @@ def train_main(argv: Optional[List[str]] = None) -> int:
     if args.resize and args.resize < args.img_size:
         raise DeepfakeError(f"--resize must be 0 or at least --img-size ({args.img_size}), not {args.resize}")
     for flag, probability in (("--augment-probability", args.augment_probability),
-                              ("--reframe-probability", args.reframe_probability)):
+                              ("--reframe-probability", args.reframe_probability),
+                              ("--relight-probability", args.relight_probability)):
         if not 0 <= probability <= 1:
             raise DeepfakeError(f"{flag} must be between 0 and 1, not {probability}")
     if args.weight_decay < 0:
         raise DeepfakeError(f"--weight-decay must be at least 0, not {args.weight_decay}")
     check_train_fraction(args.train_fraction)  # before the folders are scanned, as the other checks are
+    if args.mixup < 0:
+        raise DeepfakeError(f"--mixup must be 0 (off) or positive, not {args.mixup}")
     if not 0 <= args.ema_decay < 1:
         raise DeepfakeError(f"--ema-decay must be 0 (off) or between 0 and 1, not {args.ema_decay}")
     resume = str(Path(args.out) / TRAINING_STATE) if args.resume == "auto" else args.resume
@@ -139,8 +150,9 @@ def train_main(argv: Optional[List[str]] = None) -> int:
                          workers=args.workers,
                          split_by=args.split_by, threshold_rule=args.threshold_rule, augment=not args.no_augment,
                          augment_probability=args.augment_probability,
-                         reframe_probability=args.reframe_probability, faces=args.faces, amp=args.amp,
-                         balance_sets=args.balance_sets, ema_decay=args.ema_decay,
+                         reframe_probability=args.reframe_probability,
+                         relight_probability=args.relight_probability, faces=args.faces, amp=args.amp,
+                         balance_sets=args.balance_sets, mixup_alpha=args.mixup, ema_decay=args.ema_decay,
                          resume=resume, show_progress=sys.stderr.isatty(),
                          **({"device": args.device} if args.device else {}))
     fit(config)

@@ -32,11 +32,14 @@ def train_one_epoch(model: nn.Module, batches: Iterable[Batch], optimizer: torch
                     scheduler: Optional[torch.optim.lr_scheduler.LRScheduler], device: torch.device,
                     on_batch: Callable[[float], None] = lambda loss: None, amp: bool = False,
                     all_finite: Callable[[bool], bool] = lambda finite: finite,
-                    after_step: Callable[[], None] = lambda: None) -> "tuple[float, int]":
+                    after_step: Callable[[], None] = lambda: None,
+                    mix: Optional[Callable[[torch.Tensor, torch.Tensor], "tuple[torch.Tensor, torch.Tensor]"]] = None
+                    ) -> "tuple[float, int]":
     """(sum of BCE-with-logits losses, number of images) over the epoch.
 
     `all_finite` lets data-parallel ranks agree to stop together when any one of them sees a NaN;
-    `after_step` runs after every optimizer step (the weight average's update)."""
+    `after_step` runs after every optimizer step (the weight average's update); `mix` blends each batch
+    (mixup.Mixup), so the loss is then against blended targets."""
     model.train()
     # float16 (older GPUs) underflows small gradients without loss scaling; bfloat16 does not need it.
     scaler = torch.amp.GradScaler(device.type, enabled=amp and amp_dtype(device) == torch.float16)
@@ -46,6 +49,8 @@ def train_one_epoch(model: nn.Module, batches: Iterable[Batch], optimizer: torch
             continue
         images = batch.images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         labels = batch.labels.to(device, non_blocking=True)
+        if mix is not None:
+            images, labels = mix(images, labels)
         with mixed_precision(device, amp):
             logits = model(images)
         loss = F.binary_cross_entropy_with_logits(logits.float(), labels)

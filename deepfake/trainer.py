@@ -26,10 +26,11 @@ from .distributed import Cluster, GlobalBatchSampler, start_cluster, stop_cluste
 from .ema import ExponentialMovingAverage
 from .engine import score, train_one_epoch
 from .errors import DeepfakeError
+from .mixup import Mixup
 from .plots import save_training_curves
 from .registry import create_model
 from .transforms import (DEFAULT_DEGRADATION_PROBABILITY, DEFAULT_EVAL_CROPS, DEFAULT_REFRAME_PROBABILITY,
-                         NO_AUGMENTATION, Augmentation, EvalTransform, Preprocessing, build_train_transform)
+                         DEFAULT_RELIGHT_PROBABILITY, NO_AUGMENTATION, Augmentation, EvalTransform, Preprocessing, build_train_transform)
 
 BEST_CHECKPOINT = "best.safetensors"
 TRAINING_STATE = "last.pt"
@@ -62,7 +63,9 @@ class TrainConfig:
     augment: bool = True
     augment_probability: float = DEFAULT_DEGRADATION_PROBABILITY  # of each degradation (downscale, blur, JPEG)
     reframe_probability: float = DEFAULT_REFRAME_PROBABILITY  # of a random window of 75-100% of the image
+    relight_probability: float = DEFAULT_RELIGHT_PROBABILITY  # of each of brightness, contrast, saturation +-30%
     balance_sets: bool = False
+    mixup_alpha: float = 0.0  # 0: no mixup; else each batch blended with a shuffled copy (mixup.Mixup)
     ema_decay: float = 0.0  # 0: validate and ship the weights of the last step; else their moving average
     amp: bool = False
     resume: Optional[str] = None
@@ -126,7 +129,8 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         val_images = [cropped[image.path] for image in val_images if image.path in cropped]
     preprocessing = Preprocessing(input_size=config.img_size, eval_crops=config.eval_crops, resize=config.resize,
                                   faces=config.faces, mirror_views=config.mirror_views)
-    augmentation = (Augmentation.each_with_probability(config.augment_probability, config.reframe_probability)
+    augmentation = (Augmentation.each_with_probability(config.augment_probability, config.reframe_probability,
+                                                      config.relight_probability)
                     if config.augment else NO_AUGMENTATION)
     train_set = LabelledImageDataset(train_images, build_train_transform(preprocessing, augmentation))
     # Each rank scores every world_size-th validation image; the scores are gathered before any metric.
@@ -156,7 +160,7 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         "train_fraction": config.train_fraction, "split_by": config.split_by, "epochs": config.epochs,
         "batch_size": config.batch_size, "lr": config.lr,
         "weight_decay": config.weight_decay, "augmentation": asdict(augmentation), "amp": config.amp,
-        "balance_sets": config.balance_sets, "ema_decay": config.ema_decay,
+        "balance_sets": config.balance_sets, "mixup_alpha": config.mixup_alpha, "ema_decay": config.ema_decay,
         "processes": cluster.world_size, "torch_version": str(torch.__version__),
     }
     start_epoch, best_auc, history = 0, -1.0, []
@@ -185,6 +189,7 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         start_epoch, best_auc, history = state["epoch"], state["best_auc"], state["history"]
         log(f"resumed from {config.resume} after epoch {start_epoch} (best validation ROC-AUC {best_auc:.4f})")
 
+    mix = Mixup(config.mixup_alpha) if config.mixup_alpha else None
     started = time.time()
     try:
         for epoch in range(start_epoch, config.epochs):
@@ -200,7 +205,8 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
             loss_sum, n_trained = train_one_epoch(trained, bar, optimizer, scheduler, device,
                                                   on_batch=lambda loss: bar.set_postfix(loss=f"{loss:.3f}"),
                                                   amp=config.amp, all_finite=cluster.all_finite,
-                                                  after_step=(lambda: ema.update(model)) if ema else lambda: None)
+                                                  after_step=(lambda: ema.update(model)) if ema else lambda: None,
+                                                  mix=mix)
             loss_sum, n_trained = cluster.sum(loss_sum, n_trained)
             train_loss = loss_sum / max(n_trained, 1)
             val_bar = tqdm(_loader(val_set, workers, config.seed, device, batch_size=config.batch_size),

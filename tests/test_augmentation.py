@@ -1,11 +1,12 @@
-"""Training-time augmentation: reframing and degradations stay inside the image, can be switched off, and
-follow torch's seed (so a run is reproducible)."""
+"""Training-time augmentation: reframing, relighting and degradations stay inside the image, can be switched off,
+and follow torch's seed (so a run is reproducible); mixup blends images and labels alike."""
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from deepfake.transforms import (NO_AUGMENTATION, Augmentation, Degrade, Preprocessing, Reframe,
+from deepfake.mixup import Mixup
+from deepfake.transforms import (NO_AUGMENTATION, Augmentation, Degrade, Preprocessing, Reframe, Relight,
                                  build_train_transform, to_normalized_tensor)
 
 
@@ -82,7 +83,44 @@ def test_reframe_and_degradations_follow_torchs_seed():
 
 def test_no_augmentation_changes_nothing():
     image = _gradient(200, 150)
-    assert np.array_equal(np.asarray(Degrade(NO_AUGMENTATION)(Reframe(NO_AUGMENTATION)(image))), np.asarray(image))
+    unchanged = Degrade(NO_AUGMENTATION)(Relight(NO_AUGMENTATION)(Reframe(NO_AUGMENTATION)(image)))
+    assert np.array_equal(np.asarray(unchanged), np.asarray(image))
+
+
+def test_relighting_scales_brightness_within_its_range_and_follows_torchs_seed():
+    grey = Image.new("RGB", (32, 32), (100, 100, 100))  # contrast and saturation leave a flat grey as it is
+    relight = Relight(Augmentation(relight_probability=1.0, max_relight_change=0.3))
+
+    def levels(seed):
+        torch.manual_seed(seed)
+        return [float(np.asarray(relight(grey)).mean()) for _ in range(20)]
+
+    drawn = levels(0)
+    assert all(70 - 1 <= level <= 130 + 1 for level in drawn) and max(drawn) - min(drawn) > 20
+    assert drawn == levels(0)
+
+
+def test_relighting_off_by_default_draws_nothing_from_the_rng():
+    """The shipped recipe was trained before relighting existed: off, it must not shift the random stream."""
+    image = _gradient(64, 48)
+    torch.manual_seed(3)
+    expected_next = torch.rand(()).item()
+    torch.manual_seed(3)
+    assert Relight(Augmentation())(image) is image
+    assert torch.rand(()).item() == expected_next
+
+
+def test_mixup_blends_each_image_with_a_partner_by_the_same_share_as_its_label():
+    labels = torch.tensor([0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0])
+    images = labels.view(-1, 1, 1, 1).expand(-1, 3, 4, 4).clone()  # every pixel holds its image's label
+    torch.manual_seed(0)
+    mixed_images, mixed_labels = Mixup(0.4)(images, labels)
+    assert torch.allclose(mixed_images, mixed_labels.view(-1, 1, 1, 1).expand_as(mixed_images), atol=1e-6)
+    assert ((mixed_labels > 0) & (mixed_labels < 1)).any()  # real and fake were blended
+    assert torch.allclose(mixed_labels.sum(), labels.sum(), atol=1e-5)  # a permutation: the fake share is kept
+    torch.manual_seed(0)
+    again = Mixup(0.4)(images, labels)
+    assert torch.equal(again[0], mixed_images) and torch.equal(again[1], mixed_labels)
 
 
 @pytest.mark.parametrize("resize", [0, 64])

@@ -34,11 +34,14 @@ def test_train_writes_checkpoint_state_and_log(trained_checkpoint):
 def test_training_records_its_degradations(labelled_folder, tmp_path):
     result = run_script("train.py", "--data", str(labelled_folder), "--arch", "artifact_cnn_tiny", "--epochs", "1",
                         "--img-size", "32", "--batch-size", "8", "--workers", "0", "--augment-probability", "0.5",
-                        "--reframe-probability", "0.25", "--out", str(tmp_path))
+                        "--reframe-probability", "0.25", "--relight-probability", "0.3", "--mixup", "0.2",
+                        "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    augmentation = load_model(tmp_path / "best.safetensors")[1].training["augmentation"]
+    training = load_model(tmp_path / "best.safetensors")[1].training
+    augmentation = training["augmentation"]
     assert augmentation["downscale_probability"] == augmentation["blur_probability"] == 0.5
     assert augmentation["jpeg_probability"] == 0.5 and augmentation["reframe_probability"] == 0.25
+    assert augmentation["relight_probability"] == 0.3 and training["mixup_alpha"] == 0.2
 
 
 def test_training_with_resize_scores_the_whole_image(labelled_folder, tmp_path):
@@ -157,6 +160,8 @@ def test_load_model_describes_the_checkpoint(trained_checkpoint):
     ("train.py", ["--data", "{tmp}/empty_dir", "--resize", "64"], ["--resize", "64", "--img-size"]),
     ("train.py", ["--data", "{tmp}/empty_dir", "--reframe-probability", "2"], ["--reframe-probability", "2"]),
     ("train.py", ["--data", "{tmp}/empty_dir", "--ema-decay", "1"], ["--ema-decay", "1"]),
+    ("train.py", ["--data", "{tmp}/empty_dir", "--relight-probability", "-0.5"], ["--relight-probability", "-0.5"]),
+    ("train.py", ["--data", "{tmp}/empty_dir", "--mixup", "-1"], ["--mixup", "-1"]),
     ("train.py", ["--data", "{tmp}/empty_dir", "--weight-decay", "-0.1"], ["--weight-decay", "-0.1"]),
     ("train.py", ["--data", "{tmp}/empty_dir", "--train-fraction", "0"], ["--train-fraction", "0"]),
     ("load_model.py", ["--weights", "{tmp}/notes.txt"], ["notes.txt"]),

@@ -59,6 +59,32 @@ for seed in range(3):
           f"{expected_calibration_error(held_labels, [probabilities[i] for i in measure_half]):.4f}")
 PYTHON
 
+# Why a video's mean score is not a probability: its reliability by bins, and two other ways of combining
+# the frames' calibrated probabilities (the mean of their logits, their sum).
+$PY - "$OUT/faceswap-frames.scores.csv" <<'PYTHON'
+import csv, math, sys
+from collections import defaultdict
+from deepfake.metrics import expected_calibration_error
+frames, labels = defaultdict(list), {}
+for row in csv.DictReader(open(sys.argv[1])):
+    video = row["path"].rsplit("/", 1)[0]
+    frames[video].append(min(max(float(row["fake_probability"]), 1e-7), 1 - 1e-7))
+    labels[video] = int(row["label"])
+videos = sorted(frames)
+y = [labels[video] for video in videos]
+sigmoid = lambda z: 1 / (1 + math.exp(-z))
+logits = {video: [math.log(p / (1 - p)) for p in frames[video]] for video in videos}
+means = [sum(frames[video]) / len(frames[video]) for video in videos]
+for low, high in ((0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.01)):
+    inside = [i for i, score in enumerate(means) if low <= score < high]
+    print(f"videos scored {low:.1f}-{min(high, 1):.1f}: {len(inside)}, mean score "
+          f"{sum(means[i] for i in inside) / len(inside):.3f}, fake {sum(y[i] for i in inside) / len(inside):.3f}")
+for name, scores in (("mean of probabilities", means),
+                     ("mean of logits", [sigmoid(sum(logits[v]) / len(logits[v])) for v in videos]),
+                     ("sum of logits", [sigmoid(sum(logits[v])) for v in videos])):
+    print(f"video ECE, {name}: {expected_calibration_error(y, scores):.4f}")
+PYTHON
+
 # Cross-domain (leave one set out) trains three models: run separately, one command per direction:
 #   bash tools/cross_domain.sh faces-stylegan; bash tools/cross_domain.sh diffusion-coco;
 #   bash tools/cross_domain.sh faceswap-frames

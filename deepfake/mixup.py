@@ -2,7 +2,9 @@
 
 Each batch is blended with a shuffled copy of itself, images and labels alike, with one share drawn from
 Beta(alpha, alpha): a fake blended 70/30 with a real photo is 0.7 fake. The targets are no longer 0 or 1, so
-the network cannot drive its training loss to zero by memorising the few images of a small set."""
+the network cannot drive its training loss to zero by memorising the few images of a small set. Off in the
+shipped recipe: with alpha 0.2 it held the training loss at 0.36 but cost 0.01 of validation ROC-AUC
+(weights/MODEL_CARD.md, "Relighting and mixup")."""
 import torch
 
 

@@ -30,7 +30,8 @@ from .mixup import Mixup
 from .plots import save_training_curves
 from .registry import create_model
 from .transforms import (DEFAULT_DEGRADATION_PROBABILITY, DEFAULT_EVAL_CROPS, DEFAULT_REFRAME_PROBABILITY,
-                         DEFAULT_RELIGHT_PROBABILITY, NO_AUGMENTATION, Augmentation, EvalTransform, Preprocessing, build_train_transform)
+                         DEFAULT_RELIGHT_PROBABILITY, NO_AUGMENTATION, Augmentation, EvalTransform, Preprocessing,
+                         build_train_transform)
 
 BEST_CHECKPOINT = "best.safetensors"
 TRAINING_STATE = "last.pt"

@@ -49,8 +49,8 @@ def evaluate_checkpoints(weights: Sequence, data_dirs: Sequence, split: str = "a
     """
     images_by_root = discover_roots(data_dirs)
     # A video is a sub-folder of a class folder within one --data folder: two folders may both hold real/000.
-    video_of = {image.path: (root, image.group) for root, images in images_by_root.items() for image in images
-                if per_video}
+    video_of = ({image.path: (root, image.group) for root, images in images_by_root.items() for image in images}
+                if per_video else {})
     evaluations = []
     for checkpoint in weights:
         detector = load_detector(checkpoint)

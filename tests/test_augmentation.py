@@ -101,7 +101,7 @@ def test_relighting_scales_brightness_within_its_range_and_follows_torchs_seed()
 
 
 def test_relighting_off_by_default_draws_nothing_from_the_rng():
-    """The shipped recipe was trained before relighting existed: off, it must not shift the random stream."""
+    """Commands from before relighting existed must train the same weights: off, it must not shift the random stream."""
     image = _gradient(64, 48)
     torch.manual_seed(3)
     expected_next = torch.rand(()).item()

@@ -5,7 +5,8 @@
 #   bash tools/cross_domain.sh diffusion-coco      # train on faces-stylegan + faceswap-frames
 #   bash tools/cross_domain.sh faceswap-frames     # train on faces-stylegan + diffusion-coco
 # Same recipe as the shipped weights (see weights/MODEL_CARD.md) at EPOCHS epochs (default 8), plus any
-# train.py flags in FLAGS under the name TAG, e.g. FLAGS="--relight-probability 0.3" TAG=relight.
+# train.py flags in FLAGS under the name TAG, e.g. FLAGS="--mixup 0.2" TAG=mixup (later flags override the
+# recipe's: FLAGS="--relight-probability 0 --weight-decay 1e-4" is the recipe shipped before).
 # Writes runs/xdomain[_TAG]_without_<set>/ and runs/card/xdomain[_TAG]_<set>.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,6 @@ done
 OUT=runs/${NAME}_without_$HELD_OUT
 mkdir -p runs/card
 $PY train.py --data "${TRAIN[@]}" --arch artifact_cnn_deep --balance-sets --amp --resize 128 --epochs "$EPOCHS" \
-  ${EXTRA[@]+"${EXTRA[@]}"} --out "$OUT"
+  --relight-probability 0.3 --weight-decay 0.05 ${EXTRA[@]+"${EXTRA[@]}"} --out "$OUT"
 $PY evaluate.py --data "$D/$HELD_OUT" --split all --weights "$OUT/best.safetensors" \
   --json "runs/card/${NAME}_$HELD_OUT.json"

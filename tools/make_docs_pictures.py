@@ -66,29 +66,34 @@ def main() -> None:
         made, _ = save_explanation(explainer, load_rgb_image(astronaut), astronaut, Path(scratch))
         made.replace(out / "gradcam_astronaut.png")
 
-        from conftest import make_labelled_folder  # the tests' synthetic real/fake images
-        synthetic = make_labelled_folder(Path(scratch) / "synthetic", n_per_class=24)
-        run = Path(scratch) / "run"
-        subprocess.run([sys.executable, str(ROOT / "train.py"), "--data", str(synthetic), "--arch",
-                        "artifact_cnn_tiny", "--epochs", "4", "--img-size", "32", "--batch-size", "8", "--lr", "0.01",
-                        "--workers", "0", "--out", str(run)], check=True, capture_output=True)
-        synthetic_eval = evaluate_checkpoints([run / "best.safetensors"], [synthetic], show_progress=False)[0]
-        plots = save_evaluation_plots(synthetic_eval.labels, synthetic_eval.fake_probabilities,
-                                      synthetic_eval.report["threshold"], synthetic_eval.report["confusion_matrix"],
-                                      Path(scratch) / "plots", "tiny model on synthetic images")
-        page = write_report(synthetic_eval, plots, Path(scratch) / "report.html")
         chromium = shutil.which("chromium")
         if chromium is None:  # a fresh machine may lack it: keep the other pictures, say which one was not made
             print("chromium not found: docs/report.png left as it was", file=sys.stderr)
         else:
-            subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={scratch}/chromium",
-                            "--window-size=1100,1500", f"--screenshot={out / 'report.png'}", page.as_uri()],
-                           check=True, capture_output=True)
+            screenshot_synthetic_report(chromium, Path(scratch), out / "report.png")
     stress = ROOT / "runs" / "card" / "plots" / "stress.png"
     if stress.exists():
         (out / "stress.png").write_bytes(stress.read_bytes())
     for path in sorted(out.glob("*.png")):
         print(path.relative_to(ROOT))
+
+
+def screenshot_synthetic_report(chromium: str, scratch: Path, png: Path) -> None:
+    """An HTML report of a tiny model on the tests' synthetic images, whose thumbnails are safe to publish."""
+    from conftest import make_labelled_folder  # the tests' synthetic real/fake images
+    synthetic = make_labelled_folder(scratch / "synthetic", n_per_class=24)
+    run = scratch / "run"
+    subprocess.run([sys.executable, str(ROOT / "train.py"), "--data", str(synthetic), "--arch",
+                    "artifact_cnn_tiny", "--epochs", "4", "--img-size", "32", "--batch-size", "8", "--lr", "0.01",
+                    "--workers", "0", "--out", str(run)], check=True, capture_output=True)
+    synthetic_eval = evaluate_checkpoints([run / "best.safetensors"], [synthetic], show_progress=False)[0]
+    plots = save_evaluation_plots(synthetic_eval.labels, synthetic_eval.fake_probabilities,
+                                  synthetic_eval.report["threshold"], synthetic_eval.report["confusion_matrix"],
+                                  scratch / "plots", "tiny model on synthetic images")
+    page = write_report(synthetic_eval, plots, scratch / "report.html")
+    subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={scratch}/chromium",
+                    "--window-size=1100,1500", f"--screenshot={png}", page.as_uri()],
+                   check=True, capture_output=True)
 
 
 if __name__ == "__main__":

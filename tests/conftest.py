@@ -3,6 +3,7 @@
 The "fake" images carry a faint 2-pixel checkerboard, a stand-in for the periodic upsampling traces of
 generators, so a tiny CNN learns the task in a few epochs and the end-to-end tests check real learning.
 """
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,14 @@ def run_script(script: str, *args: str) -> subprocess.CompletedProcess:
     """Run a root script (or `-m module`) the way a user does, from the project root."""
     target = [script] if script.startswith("-") else [str(ROOT / script)]
     return subprocess.run([sys.executable, *target, *args], capture_output=True, text=True, cwd=ROOT, timeout=600)
+
+
+def load_tool(name: str):
+    """tools/NAME.py as a module: the tools are scripts, not part of the package, but their pieces are tested."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 requires_shared_data = pytest.mark.skipif(not SHARED_DATASETS.is_dir(),

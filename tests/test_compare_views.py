@@ -1,21 +1,13 @@
 """tools/compare_views.py: the views it builds, and the script end to end on a tiny checkpoint."""
-import importlib.util
 import re
 
-from conftest import ROOT, run_script
+from conftest import load_tool, run_script
 from deepfake.checkpoint import load_model
 from deepfake.transforms import Preprocessing
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location("compare_views", ROOT / "tools" / "compare_views.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_a_larger_view_resizes_only_a_checkpoint_that_resizes():
-    tool = load_tool()
+    tool = load_tool("compare_views")
     whole_image = tool.view_sizes(Preprocessing(input_size=128, resize=128), [160])["160 px"]
     native_crops = tool.view_sizes(Preprocessing(input_size=128, resize=0), [160])["160 px"]
     assert (whole_image.input_size, whole_image.resize) == (160, 160)

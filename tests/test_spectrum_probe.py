@@ -1,21 +1,12 @@
 """tools/spectrum_probe.py: its spectrum feature, and the script end to end on a tiny checkpoint."""
-import importlib.util
-
 import numpy as np
 from PIL import Image
 
-from conftest import ROOT, run_script
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("spectrum_probe", ROOT / "tools" / "spectrum_probe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_tool, run_script
 
 
 def test_a_periodic_trace_shows_as_a_peak_at_its_frequency():
-    tool = load_tool()
+    tool = load_tool("spectrum_probe")
     side = 64
     flat = np.random.default_rng(0).normal(128, 10, (side, side))
     stripes = flat + 40 * np.cos(2 * np.pi * np.arange(side) / 4)[None, :]  # period 4 px: radius side / 4

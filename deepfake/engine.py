@@ -28,6 +28,11 @@ def mixed_precision(device: torch.device, enabled: bool):
     return torch.autocast(device.type, dtype=amp_dtype(device), enabled=enabled)
 
 
+def as_model_input(tensor: torch.Tensor) -> torch.Tensor:
+    """Images go in channels-last (faster convolutions on CPU and GPU); cached feature rows as they are."""
+    return tensor.contiguous(memory_format=torch.channels_last) if tensor.dim() == 4 else tensor
+
+
 def train_one_epoch(model: nn.Module, batches: Iterable[Batch], optimizer: torch.optim.Optimizer,
                     scheduler: Optional[torch.optim.lr_scheduler.LRScheduler], device: torch.device,
                     on_batch: Callable[[float], None] = lambda loss: None, amp: bool = False,
@@ -47,7 +52,7 @@ def train_one_epoch(model: nn.Module, batches: Iterable[Batch], optimizer: torch
     for batch_number, batch in enumerate(batches):
         if not batch.indices:
             continue
-        images = batch.images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        images = as_model_input(batch.images.to(device, non_blocking=True))
         labels = batch.labels.to(device, non_blocking=True)
         if mix is not None:
             images, labels = mix(images, labels)
@@ -86,8 +91,9 @@ CROPS_PER_FORWARD = 64
 
 
 def crop_averaged_logits(model: nn.Module, crops: torch.Tensor, crops_per_image: Sequence[int]) -> torch.Tensor:
-    """crops: [all crops, 3, H, W], each image's crops in turn -> one logit per image, the mean of its crops'."""
-    logits = torch.cat([model(chunk.contiguous(memory_format=torch.channels_last))
+    """crops: [all crops, 3, H, W] (or their cached features), each image's in turn -> one logit per image,
+    the mean of its crops'."""
+    logits = torch.cat([model(as_model_input(chunk))
                         for chunk in crops.split(CROPS_PER_FORWARD)]).float()
     counts = torch.as_tensor(list(crops_per_image), device=logits.device)
     image_of_crop = torch.repeat_interleave(torch.arange(len(counts), device=logits.device), counts)

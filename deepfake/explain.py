@@ -41,7 +41,7 @@ def grad_cam(detector: Detector, image: Image.Image) -> "tuple[Image.Image, np.n
     # a real verdict explained on the fake logit would be an all-zero map.
     direction = 1.0 if called_fake else -1.0
     inputs.requires_grad_(True)
-    explainer = LayerGradCam(lambda batch: direction * detector.model(batch), detector.model.last_conv)
+    explainer = LayerGradCam(lambda batch: direction * detector.model(batch), detector.model.cam_layer)
     with torch.enable_grad():
         attribution = explainer.attribute(inputs, relu_attributions=True)
     heatmap = F.interpolate(attribution.detach().float(), size=inputs.shape[-2:], mode="bilinear",

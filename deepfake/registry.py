@@ -29,5 +29,15 @@ def model_builder(name: str) -> Callable[..., nn.Module]:
     return _MODEL_BUILDERS[name]
 
 
+def check_model_kwargs(name: str, kwargs: Dict) -> None:
+    """A one-line error for an argument the architecture does not take, naming the ones it does."""
+    import inspect
+    accepted = inspect.signature(model_builder(name)).parameters
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise DeepfakeError(f"architecture {name!r} takes no argument {', '.join(unknown)}; it takes: "
+                            f"{', '.join(accepted) or 'none'}")
+
+
 def create_model(name: str, **kwargs) -> nn.Module:
     return model_builder(name)(**kwargs)

@@ -19,13 +19,15 @@ from tqdm import tqdm
 
 from . import __version__
 from .calibration import calibrate_on_validation, calibrated_rule
-from .checkpoint import ModelCard, load_training_state, save_model, save_training_state
+from .checkpoint import (ModelCard, load_model, load_trained_state, load_training_state, save_model,
+                         save_training_state, trained_state)
 from .data import (LabelledImage, LabelledImageDataset, collate_skipping_failures, count_labels, load_split,
                    worker_count)
 from .distributed import Cluster, GlobalBatchSampler, start_cluster, stop_cluster
 from .ema import ExponentialMovingAverage
 from .engine import score, train_one_epoch
 from .errors import DeepfakeError
+from .feature_cache import FeatureCache, subset_ids, trains_head_only
 from .mixup import Mixup
 from .plots import save_training_curves
 from .registry import create_model
@@ -38,6 +40,7 @@ TRAINING_STATE = "last.pt"
 EPOCH_LOG = "log.csv"
 TRAINING_CURVES = "training_curves.png"
 FACE_CACHE = "face_cache"
+FEATURE_CACHE = "feature_cache"
 
 
 @dataclass
@@ -68,6 +71,9 @@ class TrainConfig:
     balance_sets: bool = False
     mixup_alpha: float = 0.0  # 0: no mixup; else each batch blended with a shuffled copy (mixup.Mixup)
     ema_decay: float = 0.0  # 0: validate and ship the weights of the last step; else their moving average
+    layer_decay: float = 1.0  # pretrained backbones: each stage below the head learns at this factor of the next
+    feature_rounds: int = 4  # frozen backbones: augmented views cached per training image (epoch e uses e % R)
+    init_cnn: Optional[str] = None  # fused models: start the artifact branch from this checkpoint's CNN
     amp: bool = False
     resume: Optional[str] = None
     device: str = "cuda" if torch.cuda.is_available() else "cpu"
@@ -141,20 +147,29 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
     seed_everything(config.seed)  # the same initial weights on every rank
     model_kwargs = with_input_size(config.arch, config.model_kwargs, config.img_size)
     model = create_model(config.arch, **model_kwargs)
-    trained = model = model.to(device, memory_format=torch.channels_last)
+    initialised_from = initialise_cnn_branch(model, config.init_cnn) if config.init_cnn else None
+    model = model.to(device, memory_format=torch.channels_last)
+    # With everything but the head frozen, the head trains on features computed once (feature_cache.py).
+    head_only = trains_head_only(model)
+    if head_only and config.mixup_alpha:
+        raise DeepfakeError("--mixup blends images, but with a frozen backbone the head trains on cached features; "
+                            "drop --mixup or fine-tune (--trainable-blocks)")
+    trained = model.head if head_only else model
     if cluster.distributed:
         if device.type == "cuda":
-            trained = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            trained = torch.nn.SyncBatchNorm.convert_sync_batchnorm(trained)
         trained = DistributedDataParallel(trained, device_ids=[device.index] if device.type == "cuda" else None)
     # The average is what gets validated, calibrated and saved as best.safetensors; training steps the model.
     ema = ExponentialMovingAverage(model, config.ema_decay) if config.ema_decay else None
     evaluated = ema.module if ema else model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    groups = parameter_groups(model, config.lr, config.layer_decay)
+    optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     set_ids = set_ids if config.balance_sets else None
     steps_per_epoch = len(GlobalBatchSampler(len(train_set), config.batch_size, cluster, config.seed, set_ids))
     if steps_per_epoch == 0:
         raise DeepfakeError(f"too few training images ({len(train_set)}) for {cluster.world_size} processes")
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, pct_start=0.15,
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[group["lr"] for group in groups],
+                                                    pct_start=0.15,
                                                     total_steps=config.epochs * steps_per_epoch)
     training = {
         "data": data_summary, "seed": config.seed, "val_fraction": config.val_fraction,
@@ -163,7 +178,19 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         "weight_decay": config.weight_decay, "augmentation": asdict(augmentation), "amp": config.amp,
         "balance_sets": config.balance_sets, "mixup_alpha": config.mixup_alpha, "ema_decay": config.ema_decay,
         "processes": cluster.world_size, "torch_version": str(torch.__version__),
+        "layer_decay": config.layer_decay, "trainable_parameters": sum(p.numel() for group in groups
+                                                                        for p in group["params"]),
     }
+    if head_only:
+        training["feature_rounds"] = config.feature_rounds
+    if initialised_from:
+        training["cnn_initialised_from"] = initialised_from
+    cache = None
+    if head_only:
+        cache = FeatureCache(out_dir / FEATURE_CACHE, model, {
+            "arch": config.arch, "model_kwargs": model_kwargs, "data": data_summary, "seed": config.seed,
+            "preprocessing": preprocessing.to_dict(), "augmentation": asdict(augmentation), "amp": config.amp,
+            "faces": config.faces}, device, config.batch_size, workers, config.amp, show_progress)
     start_epoch, best_auc, history = 0, -1.0, []
     if config.resume:
         state = load_training_state(config.resume)
@@ -182,7 +209,7 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         if started_decay != config.ema_decay:
             raise DeepfakeError(f"{config.resume}: was started with --ema-decay {started_decay:g}; "
                                 f"resume with the same value")
-        model.load_state_dict(state["model"])
+        load_trained_state(model, state["model"], Path(config.resume), config.arch)
         if ema:
             ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
@@ -200,9 +227,19 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
             rank_seed = epoch_seed * cluster.world_size + cluster.rank
             seed_everything(rank_seed)
             epoch_started = time.time()
-            sampler = GlobalBatchSampler(len(train_set), config.batch_size, cluster, epoch_seed, set_ids)
-            bar = tqdm(_loader(train_set, workers, rank_seed, device, batch_sampler=sampler),
-                       desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False, disable=not show_progress)
+            if cache:
+                # Round r was drawn with epoch r's seed: the views epoch r would have seen.
+                round_number = epoch % config.feature_rounds
+                views = cache.get(f"train-round{round_number}", train_set, config.seed * 1000 + round_number,
+                                  compute_here=cluster.is_main, wait=cluster.barrier)
+                sampler = GlobalBatchSampler(len(views.indices), config.batch_size, cluster, epoch_seed,
+                                             subset_ids(set_ids, views.indices))
+                batches = views.training_batches(sampler)
+            else:
+                sampler = GlobalBatchSampler(len(train_set), config.batch_size, cluster, epoch_seed, set_ids)
+                batches = _loader(train_set, workers, rank_seed, device, batch_sampler=sampler)
+            bar = tqdm(batches, total=len(sampler), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
+                       leave=False, disable=not show_progress)
             loss_sum, n_trained = train_one_epoch(trained, bar, optimizer, scheduler, device,
                                                   on_batch=lambda loss: bar.set_postfix(loss=f"{loss:.3f}"),
                                                   amp=config.amp, all_finite=cluster.all_finite,
@@ -210,9 +247,14 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
                                                   mix=mix)
             loss_sum, n_trained = cluster.sum(loss_sum, n_trained)
             train_loss = loss_sum / max(n_trained, 1)
-            val_bar = tqdm(_loader(val_set, workers, config.seed, device, batch_size=config.batch_size),
-                           desc="validating", unit="batch", leave=False, disable=not show_progress)
-            local_scores = score(evaluated, val_bar, device, amp=config.amp)
+            if cache:
+                crops = cache.get(f"validation-rank{cluster.rank}of{cluster.world_size}", val_set, config.seed)
+                val_batches, scored = crops.evaluation_batches(config.batch_size), evaluated.head
+            else:
+                val_batches = _loader(val_set, workers, config.seed, device, batch_size=config.batch_size)
+                scored = evaluated
+            val_bar = tqdm(val_batches, desc="validating", unit="batch", leave=False, disable=not show_progress)
+            local_scores = score(scored, val_bar, device, amp=config.amp)
             gathered = cluster.gather((local_scores.labels, local_scores.logits))
             labels = [label for rank_labels, _ in gathered for label in rank_labels]
             logits = [logit for _, rank_logits in gathered for logit in rank_logits]
@@ -258,7 +300,7 @@ def save_epoch(out_dir: Path, model, ema: Optional[ExponentialMovingAverage], op
     evaluated = ema.module if ema else model
     if improved:
         save_model(out_dir / BEST_CHECKPOINT, evaluated, card)
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+    state = {"model": trained_state(model), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
              "epoch": len(history), "best_auc": best_auc, "history": history, "training": training,
              "model_card": card.to_json()}
     if ema:
@@ -266,6 +308,35 @@ def save_epoch(out_dir: Path, model, ema: Optional[ExponentialMovingAverage], op
     save_training_state(out_dir / TRAINING_STATE, state)
     write_epoch_log(out_dir / EPOCH_LOG, history)
     save_training_curves(history, out_dir / TRAINING_CURVES, curves_title)
+
+
+def parameter_groups(model: torch.nn.Module, lr: float, layer_decay: float = 1.0) -> List[Dict]:
+    """AdamW groups of the trainable parameters. With a pretrained backbone (`parameter_depths`) and
+    layer_decay < 1, stage d of D learns at lr * layer_decay ** (D - d): the earlier a stage, the more
+    general its features and the less they should move (BEiT's layer-wise decay)."""
+    if not hasattr(model, "parameter_depths"):
+        return [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
+    by_scale: Dict[float, List] = {}
+    for _, parameter, depth, deepest in model.parameter_depths():
+        if parameter.requires_grad:
+            by_scale.setdefault(layer_decay ** (deepest - depth), []).append(parameter)
+    return [{"params": params, "lr": lr * scale} for scale, params in sorted(by_scale.items(), reverse=True)]
+
+
+def initialise_cnn_branch(model: torch.nn.Module, weights: str) -> Dict:
+    """Copy an artifact-CNN checkpoint's convolutions into a fused model's CNN branch (its head is not used).
+    Returns what the new checkpoint records of where they came from."""
+    if not hasattr(model, "cnn"):
+        raise DeepfakeError(f"--init-cnn needs a fused architecture (fused_*), which has a CNN branch")
+    source, card = load_model(weights)
+    features = {name: tensor for name, tensor in source.state_dict().items() if not name.startswith("head.")}
+    try:
+        model.cnn.load_state_dict(features)
+    except RuntimeError as error:
+        raise DeepfakeError(f"{weights}: its {card.arch} does not fit the fused model's CNN branch "
+                            f"({str(error).splitlines()[0]}); pass --model-kwargs cnn={card.arch}") from None
+    return {"weights": str(weights), "arch": card.arch, "data": card.training.get("data"),
+            "preprocessing": card.preprocessing.to_dict()}
 
 
 def data_set_ids(images: Sequence[LabelledImage], data_dirs: Sequence[str]) -> List[int]:

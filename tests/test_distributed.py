@@ -16,8 +16,22 @@ from deepfake.trainer import seed_everything
 
 # Flip-symmetric images at exactly the crop size and no degradations: the random flip and crop are then the
 # identity, so the only difference left between the runs is who computes which half of each batch.
-RUN = ["--arch", "artifact_cnn_tiny", "--img-size", "32", "--epochs", "2", "--batch-size", "8", "--lr", "0.01",
-       "--no-augment", "--eval-crops", "1", "--workers", "0"]
+COMMON = ["--img-size", "32", "--epochs", "2", "--batch-size", "8", "--lr", "0.01", "--no-augment", "--eval-crops",
+          "1", "--workers", "0"]
+# Every layer of these is batch-independent (GroupNorm, LayerNorm; frozen BatchNorm in eval mode) and drops
+# nothing (each rank draws its own dropout masks), so two ranks must take exactly one process's steps: a fused model fine-tuning its ViT's last block, and a frozen
+# MobileNetV2 whose head trains on features that rank 0 caches for both.
+# Wide layers sum half-batch gradients in another order than the whole batch's, and Adam scales every coordinate
+# to unit steps, so a weight whose gradient is float noise moves by up to --lr either way: in the pretrained
+# runs 1 weight in 10,000 may land apart (seen here: 7 of 442,368 in a ViT projection, 6 of 330,753 in
+# MobileNetV2's head); all the others, and the tiny CNN's every weight, must match.
+RUNS = {
+    "artifact_cnn_tiny": ([], {}),
+    "fused_dinov2_vits14": (["--model-kwargs", "cnn=artifact_cnn_tiny", "pretrained=false", "dropout=0",
+                             "--trainable-blocks", "1"],
+                            {"cnn": "artifact_cnn_tiny", "pretrained": False, "dropout": 0, "trainable_blocks": 1}),
+    "mobilenet_v2": (["--model-kwargs", "dropout=0", "--trainable-blocks", "0"], {"dropout": 0, "trainable_blocks": 0}),
+}
 
 
 def symmetric_folder(root, n_per_class=20):
@@ -64,15 +78,19 @@ def test_balanced_epochs_draw_the_same_number_from_each_set():
     assert GlobalBatchSampler(len(set_ids), 6, Cluster(), seed=2, set_ids=set_ids).epoch_order() != order
 
 
-def test_two_process_ddp_matches_a_single_process_run(tmp_path):
+@pytest.mark.parametrize("arch", list(RUNS))
+def test_two_process_ddp_matches_a_single_process_run(tmp_path, arch):
+    flags, model_kwargs = RUNS[arch]
+    allowed_apart = 0.0 if arch == "artifact_cnn_tiny" else 1e-4
+    run = ["--arch", arch, *flags, *COMMON]
     data = symmetric_folder(tmp_path / "data")
-    single = run_script("train.py", "--data", str(data), *RUN, "--out", str(tmp_path / "single"))
+    single = run_script("train.py", "--data", str(data), *run, "--out", str(tmp_path / "single"))
     assert single.returncode == 0, single.stderr
 
     environment = dict(os.environ, OMP_NUM_THREADS="1")
     ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                           "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
-                          str(ROOT / "train.py"), "--data", str(data), *RUN, "--out", str(tmp_path / "ddp")],
+                          str(ROOT / "train.py"), "--data", str(data), *run, "--out", str(tmp_path / "ddp")],
                          capture_output=True, text=True, cwd=ROOT, timeout=600, env=environment)
     assert ddp.returncode == 0, ddp.stderr
     assert "2 processes" in ddp.stdout and ddp.stdout.count("epoch 2/2") == 1  # only rank 0 speaks
@@ -82,13 +100,14 @@ def test_two_process_ddp_matches_a_single_process_run(tmp_path):
 
     one, two = final_state("single"), final_state("ddp")
     assert one["model"].keys() == two["model"].keys()
-    for name, tensor in one["model"].items():
-        assert torch.allclose(tensor, two["model"][name], atol=1e-5, rtol=1e-4), name
+    apart = sum((~torch.isclose(tensor, two["model"][name], atol=1e-5, rtol=1e-4)).sum().item()
+                for name, tensor in one["model"].items())
+    assert apart <= allowed_apart * sum(tensor.numel() for tensor in one["model"].values()), apart
     # Validation was scored half by each rank and gathered: the same metrics as one process.
     for row_one, row_two in zip(one["history"], two["history"]):
         assert row_one["val_roc_auc"] == pytest.approx(row_two["val_roc_auc"], abs=1e-6)
         assert row_one["train_loss"] == pytest.approx(row_two["train_loss"], abs=1e-4)
     # And training moved the weights: equal because both took the same steps, not because neither took any.
     seed_everything(0)
-    initial = create_model("artifact_cnn_tiny").state_dict()
-    assert max((one["model"][name] - tensor).abs().max().item() for name, tensor in initial.items()) > 1e-2
+    initial = create_model(arch, **model_kwargs).state_dict()
+    assert max((one["model"][name] - initial[name]).abs().max().item() for name in one["model"]) > 1e-2

@@ -62,6 +62,7 @@ class ArtifactCNN(nn.Module):
                        conv_norm_relu(out_channels, out_channels, config.norm), nn.MaxPool2d(2)]
             in_channels = out_channels
         self.features = nn.Sequential(*blocks)
+        self.feature_dim = 2 * in_channels
         # Average and max pooling together: an artifact can be spread thinly or sit in one spot.
         self.head = nn.Sequential(
             nn.Linear(2 * in_channels, config.hidden),
@@ -71,15 +72,19 @@ class ArtifactCNN(nn.Module):
         )
 
     @property
-    def last_conv(self) -> nn.Conv2d:
+    def cam_layer(self) -> nn.Conv2d:
+        """The layer Grad-CAM reads: the last convolution, the finest map that has seen the most."""
         return [m for m in self.features.modules() if isinstance(m, nn.Conv2d)][-1]
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def pooled_features(self, images: torch.Tensor) -> torch.Tensor:
+        """[B, feature_dim]: what the head reads, and what a fused model takes from this branch."""
         if self.residual_input:
             images = torch.cat([images, neighbouring_pixel_residual(images)], dim=1)
         feature_map = self.features(images)
-        pooled = torch.cat([feature_map.mean(dim=(2, 3)), feature_map.amax(dim=(2, 3))], dim=1)
-        return self.head(pooled).squeeze(1)
+        return torch.cat([feature_map.mean(dim=(2, 3)), feature_map.amax(dim=(2, 3))], dim=1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pooled_features(images)).squeeze(1)
 
 
 @register_model

@@ -68,7 +68,7 @@ class MesoNet(nn.Module):
         )
 
     @property
-    def last_conv(self) -> nn.Conv2d:
+    def cam_layer(self) -> nn.Conv2d:
         return [m for m in self.features.modules() if isinstance(m, nn.Conv2d)][-1]
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,131 @@
+"""Frozen-backbone training: features computed once per image and augmentation round, then a head trained on them.
+
+When only a model's head trains, the backbone's output for an augmented view never changes, so it is computed
+once and kept: round r holds every training image seen under the augmentation that epoch r would have drawn
+(the same seed), validation holds every evaluation crop. Epoch e trains on round e % rounds, so a head trains
+in seconds per epoch after the first pass. Files are written atomically under a key made of everything the
+features depend on, down to a digest of the frozen weights, so a resumed or repeated run reuses them and a
+changed one never reads stale features. Under torchrun, rank 0 computes the training rounds and the others
+read them; each rank scores its own slice of validation, as in image training.
+"""
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from .checkpoint import atomic_write_bytes
+from .data import Batch, collate_skipping_failures
+from .engine import CROPS_PER_FORWARD, mixed_precision
+
+
+def trains_head_only(model: nn.Module) -> bool:
+    """Whether every trainable parameter is in `model.head`, and the rest can be computed once by `model.embed`."""
+    if not (hasattr(model, "embed") and hasattr(model, "head")):
+        return False
+    head = {id(parameter) for parameter in model.head.parameters()}
+    return all(id(parameter) in head for parameter in model.parameters() if parameter.requires_grad)
+
+
+def frozen_weights_digest(model: nn.Module) -> str:
+    """SHA-256 over the embedding's state: features made by other weights are other features."""
+    digest = hashlib.sha256()
+    head = {f"head.{name}" for name in model.head.state_dict()}
+    for name, tensor in sorted(model.state_dict().items()):
+        if name not in head:
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class FeatureSet:
+    """Features of the images that decoded. Training: one row per image; validation: `crops_per_image` rows."""
+    features: torch.Tensor
+    labels: torch.Tensor
+    indices: List[int]  # the dataset indices they belong to
+    crops_per_image: Optional[List[int]] = None
+
+    def training_batches(self, batch_sampler) -> Iterator[Batch]:
+        for positions in batch_sampler:
+            positions = torch.as_tensor(positions, dtype=torch.long)
+            yield Batch(self.features[positions], self.labels[positions],
+                        [self.indices[i] for i in positions.tolist()], [])
+
+    def evaluation_batches(self, images_per_batch: int) -> Iterator[Batch]:
+        starts = torch.cumsum(torch.as_tensor([0] + self.crops_per_image), 0).tolist()
+        for first in range(0, len(self.indices), images_per_batch):
+            last = min(first + images_per_batch, len(self.indices))
+            yield Batch(self.features[starts[first]:starts[last]], self.labels[first:last],
+                        self.indices[first:last], [], self.crops_per_image[first:last])
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        torch.save({"features": self.features, "labels": self.labels, "indices": self.indices,
+                    "crops_per_image": self.crops_per_image}, buffer)
+        return buffer.getvalue()
+
+    @classmethod
+    def read(cls, path: Path) -> "FeatureSet":
+        return cls(**torch.load(path, map_location="cpu", weights_only=True))
+
+
+@torch.inference_mode()
+def compute_features(model: nn.Module, dataset: Dataset, device: torch.device, batch_size: int, workers: int,
+                     seed: int, amp: bool = False, on_batch: Callable[[int], None] = lambda n: None) -> FeatureSet:
+    """`model.embed` of every decodable item of `dataset`, in order; the seed fixes the augmentation drawn."""
+    from .trainer import seed_everything
+    seed_everything(seed)
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate_skipping_failures,
+                        generator=torch.Generator().manual_seed(seed))
+    model.eval()
+    features, labels, indices, crops_per_image = [], [], [], []
+    for batch in loader:
+        if batch.indices:
+            images = batch.images.to(device)
+            with mixed_precision(device, amp):
+                features += [model.embed(chunk).float().cpu() for chunk in images.split(CROPS_PER_FORWARD)]
+            labels.append(batch.labels)
+            indices += batch.indices
+            if batch.crops_per_image is not None:
+                crops_per_image += batch.crops_per_image
+        on_batch(len(batch.indices) + len(batch.failures))
+    empty = torch.empty(0)
+    return FeatureSet(torch.cat(features) if features else empty, torch.cat(labels) if labels else empty, indices,
+                      crops_per_image if crops_per_image else None)
+
+
+class FeatureCache:
+    """One folder of FeatureSets for one (model, data, preprocessing, augmentation) combination."""
+
+    def __init__(self, folder: Path, model: nn.Module, recipe: dict, device: torch.device, batch_size: int,
+                 workers: int, amp: bool, show_progress: bool):
+        key = json.dumps(dict(recipe, frozen_weights=frozen_weights_digest(model)), sort_keys=True, default=str)
+        self.folder = Path(folder) / hashlib.sha256(key.encode()).hexdigest()[:16]
+        self.model, self.device, self.batch_size = model, device, batch_size
+        self.workers, self.amp, self.show_progress = workers, amp, show_progress
+
+    def get(self, name: str, dataset: Dataset, seed: int, compute_here: bool = True,
+            wait: Callable[[], None] = lambda: None) -> FeatureSet:
+        """The cached set `name`, computed first if missing (by this process only when `compute_here`;
+        `wait` is the barrier after which another process has written it)."""
+        path = self.folder / f"{name}.pt"
+        if compute_here and not path.is_file():
+            with tqdm(total=len(dataset), desc=f"features ({name})", unit="img", leave=False,
+                      disable=not self.show_progress) as bar:
+                computed = compute_features(self.model, dataset, self.device, self.batch_size, self.workers, seed,
+                                            self.amp, on_batch=bar.update)
+            atomic_write_bytes(path, computed.to_bytes())
+        wait()
+        return FeatureSet.read(path)
+
+
+def subset_ids(set_ids: Optional[Sequence[int]], indices: Sequence[int]) -> Optional[List[int]]:
+    """The --data folder of each image that decoded, for balanced sampling over cached features."""
+    return None if set_ids is None else [set_ids[i] for i in indices]

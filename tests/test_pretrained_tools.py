@@ -78,3 +78,16 @@ def test_robustness_and_stress_sweeps_on_a_fused_model(fused_run, tmp_path):
     assert [row["condition"] for row in report["robustness"]][0] == "clean" and len(report["robustness"]) == 7
     assert all(0 <= row["roc_auc"] <= 1 for row in report["robustness"] if row["roc_auc"] is not None)
     assert {row["attack"] for row in report["stress"]["adversarial"]} == {"fgsm", "pgd"}
+
+
+def test_robustness_and_stress_sweeps_on_a_vision_transformer(fused_run, tmp_path):
+    """The attacks back-propagate through attention here, not convolutions: a path of its own."""
+    data, _ = fused_run
+    weights = random_checkpoint("dinov2_vits14", tmp_path / "vit.safetensors")
+    out = tmp_path / "sweeps.json"
+    result = run_script("evaluate.py", "--data", str(data), "--weights", str(weights), "--robustness", "--stress",
+                        "--stress-images", "4", "--attack-images", "1", "--json", str(out), "--workers", "0")
+    assert result.returncode == 0, result.stderr
+    stress = json.loads(out.read_text())["stress"]
+    assert len(json.loads(out.read_text())["robustness"]) == 7
+    assert {row["attack"] for row in stress["adversarial"]} == {"fgsm", "pgd"} and stress["n_images"] == 4

@@ -127,19 +127,21 @@ def _fused(backbone: str, pretrained: bool, trainable_blocks: int, train_cnn: bo
 # One builder per backbone, alone and fused; `pretrained=False` (random weights) is for tests and shape checks.
 @register_model
 def dinov2_vits14(trainable_blocks: int = 0, pretrained: bool = True, hidden: int = 256, dropout: float = 0.3):
-    """DINOv2 ViT-S/14 (22M parameters, 4.6 GFLOPs at 224 px): frozen by default, as a linear-probe backbone."""
+    """DINOv2 ViT-S/14 (21.8M parameters, 11.0 GFLOPs a 224-px view as torch counts them): frozen by default,
+    as DINOv2 is used for linear probes."""
     return _pretrained("dinov2_vits14", pretrained, trainable_blocks, hidden, dropout)
 
 
 @register_model
 def mobilenet_v2(trainable_blocks: int = -1, pretrained: bool = True, hidden: int = 256, dropout: float = 0.3):
-    """MobileNetV2, ImageNet (2.2M parameters, 0.3 GFLOPs at 224 px): fine-tuned whole by default."""
+    """MobileNetV2, ImageNet (2.6M parameters with the head, 0.6 GFLOPs a 224-px view): fine-tuned whole by default."""
     return _pretrained("mobilenet_v2", pretrained, trainable_blocks, hidden, dropout)
 
 
 @register_model
 def efficientnet_lite0(trainable_blocks: int = -1, pretrained: bool = True, hidden: int = 256, dropout: float = 0.3):
-    """EfficientNet-Lite0, ImageNet (3.4M parameters, 0.4 GFLOPs at 224 px): fine-tuned whole by default."""
+    """EfficientNet-Lite0, ImageNet (3.7M parameters with the head, 0.8 GFLOPs a 224-px view): fine-tuned whole
+    by default."""
     return _pretrained("efficientnet_lite0", pretrained, trainable_blocks, hidden, dropout)
 
 

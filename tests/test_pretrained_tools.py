@@ -15,13 +15,13 @@ from deepfake.transforms import Preprocessing
 from test_pretrained import NEW_ARCHS
 
 
-def random_checkpoint(arch: str, path, **kwargs):
+def random_checkpoint(arch: str, path, input_size: int = 96, **kwargs):
     """Random weights (no wheel read): what is tested here is the graph, not what it learnt."""
     kwargs = dict(kwargs, pretrained=False)
     if arch.startswith("fused_"):
         kwargs.update(cnn="artifact_cnn_tiny", cnn_input_size=64)  # the CNN branch on its own, smaller view
     torch.manual_seed(0)
-    save_model(path, create_model(arch, **kwargs), ModelCard(arch, kwargs, Preprocessing(input_size=96, eval_crops=1)))
+    save_model(path, create_model(arch, **kwargs), ModelCard(arch, kwargs, Preprocessing(input_size=input_size, eval_crops=1)))
     return path
 
 
@@ -40,6 +40,19 @@ def test_onnx_export_and_grad_cam_on_every_pretrained_architecture(arch, tmp_pat
     assert view.size == (96, 96) and heatmap.shape == (96, 96)  # the crop that is scored, explained
     assert np.isfinite(heatmap).all() and heatmap.max() == pytest.approx(1.0) and heatmap.min() >= 0
     assert heatmap.std() > 0.01  # a map with a place in it, not a flat wash
+
+
+@pytest.mark.parametrize("arch", ["mobilenet_v2", "fused_dinov2_vits14"])
+def test_export_at_the_backbones_native_size_keeps_height_and_width_dynamic(arch, tmp_path):
+    """At 224 px the in-model resize has nothing to do; the exported graph must still take other sizes."""
+    weights = random_checkpoint(arch, tmp_path / "m.safetensors", input_size=224)
+    exported = load_detector(export_onnx(weights, tmp_path / "m.onnx"), backend="onnx").model
+    eager = load_detector(weights, device="cpu").model
+    for side in (224, 160):
+        crops = torch.randn(2, 3, side, side)
+        with torch.no_grad():
+            expected = eager(crops)
+        assert torch.allclose(expected, exported(crops), atol=1e-4 * float(expected.abs().max()) + 1e-6), side
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,9 @@ def costs(weights) -> dict:
         model(torch.zeros(1, 3, side, side))
     return {"weights": str(weights), "arch": card.arch, "model_kwargs": card.model_kwargs, "input_size": side,
             "parameters": sum(p.numel() for p in model.parameters()),
-            "trained_parameters": card.training.get("trainable_parameters"),
+            # Recorded since freezing exists; a checkpoint from before it trained every parameter.
+            "trained_parameters": card.training.get("trainable_parameters",
+                                                    sum(p.numel() for p in model.parameters())),
             "stored_values": stored_parameters, "file_mb": round(Path(weights).stat().st_size / 1e6, 2),
             "gflops_per_view": round(counter.get_total_flops() / 1e9, 3)}
 

@@ -21,12 +21,10 @@ PROJECT_MEAN = PROJECT_STD = 0.5  # transforms.Preprocessing's defaults, which e
 
 
 def resize_to(images: torch.Tensor, side: int) -> torch.Tensor:
-    """Square crops to side x side; antialiased when shrinking, so no aliasing that a detector could mistake
-    for a generator's trace. A no-op at the native side, which is how the recipes in docs/ run them."""
-    if images.shape[-1] == side and images.shape[-2] == side:
-        return images
-    return F.interpolate(images, size=(side, side), mode="bilinear", align_corners=False,
-                         antialias=images.shape[-1] > side)
+    """Square crops to side x side, antialiased, so shrinking leaves no aliasing that a detector could take for
+    a generator's trace. At the same size it is exactly the identity, so it runs unconditionally: a branch on
+    the input's shape would make torch.export fix the exported graph's height and width."""
+    return F.interpolate(images, size=(side, side), mode="bilinear", align_corners=False, antialias=True)
 
 
 class Backbone(nn.Module):
@@ -78,18 +76,22 @@ class Backbone(nn.Module):
             raise DeepfakeError(f"trainable_blocks must be -1 (all), 0 (frozen) or up to {len(stages)} for "
                                 f"{type(self).__name__}, not {count}")
         self.trainable_stages = count
-        first_trained = 0 if count == -1 else len(stages) - count
+        first_trained = self._first_trained_stage()
         for name, parameter in self.network.named_parameters():
             parameter.requires_grad_(stage_of(name, stages) >= first_trained)
         self.train(self.training)
 
+    def _first_trained_stage(self) -> int:
+        return 0 if self.trainable_stages == -1 else len(self.stages()) - self.trainable_stages
+
     def _frozen_modules(self) -> List[nn.Module]:
-        if self.trainable_stages == -1:
-            return []
-        stages = self.stages()
-        first_trained = len(stages) - self.trainable_stages
-        return [module for name, module in self.network.named_modules()
-                if name and stage_of_module(name, stages) is not None and stage_of_module(name, stages) < first_trained]
+        stages, first_trained = self.stages(), self._first_trained_stage()
+        frozen = []
+        for name, module in self.network.named_modules():
+            stage = stage_of_module(name, stages) if name else None
+            if stage is not None and stage < first_trained:
+                frozen.append(module)
+        return frozen
 
     def train(self, mode: bool = True) -> "Backbone":
         super().train(mode)
@@ -102,14 +104,15 @@ class Backbone(nn.Module):
         need not carry them. Frozen random weights (pretrained=False, for tests) must be saved, so none."""
         if not self.from_package or self.trainable_stages == -1:
             return []
-        stages = self.stages()
-        first_trained = len(stages) - self.trainable_stages
+        stages, first_trained = self.stages(), self._first_trained_stage()
         return [f"network.{name}" for name in self.network.state_dict()
                 if stage_of(name, stages) < first_trained]
 
-    def depth_of(self, parameter_name: str) -> "tuple[int, int]":
-        """(stage index of a parameter of this backbone's network, number of stages): layer-wise decay's input."""
-        return stage_of(parameter_name, self.stages()), len(self.stages())
+    def parameter_depths(self, prefix: str, deepest: int):
+        """(name, parameter, stage index, deepest) for each parameter of the network: layer-wise decay's input."""
+        stages = self.stages()
+        for name, parameter in self.network.named_parameters():
+            yield f"{prefix}network.{name}", parameter, stage_of(name, stages), deepest
 
 
 def stage_of(name: str, stages: Sequence[Tuple[str, ...]]) -> int:

@@ -52,8 +52,8 @@ class PretrainedDetector(nn.Module):
 
     def parameter_depths(self):
         """(name, parameter, depth, deepest) for layer-wise learning-rate decay; the head is the deepest."""
-        yield from backbone_depths(self.backbone, "backbone.")
-        deepest = self.backbone.depth_of(next(iter(self.backbone.network.state_dict())))[1]
+        deepest = len(self.backbone.stages())
+        yield from self.backbone.parameter_depths("backbone.", deepest)
         for name, parameter in self.head.named_parameters(prefix="head"):
             yield name, parameter, deepest, deepest
 
@@ -93,18 +93,12 @@ class FusedDetector(nn.Module):
         return self.cnn.cam_layer
 
     def parameter_depths(self):
-        deepest = self.backbone.depth_of(next(iter(self.backbone.network.state_dict())))[1]
-        yield from backbone_depths(self.backbone, "backbone.")
+        deepest = len(self.backbone.stages())
+        yield from self.backbone.parameter_depths("backbone.", deepest)
         # The CNN branch is trained here (or was, from scratch): no pretrained features to protect.
         for module_name, module in (("cnn", self.cnn), ("head", self.head)):
             for name, parameter in module.named_parameters(prefix=module_name):
                 yield name, parameter, deepest, deepest
-
-
-def backbone_depths(backbone: Backbone, prefix: str):
-    for name, parameter in backbone.network.named_parameters():
-        depth, _ = backbone.depth_of(name)
-        yield f"{prefix}network.{name}", parameter, depth, backbone.depth_of(name)[1]
 
 
 def frozen_package_keys(model: nn.Module) -> List[str]:

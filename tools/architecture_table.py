@@ -11,6 +11,12 @@ TABLE = Path(__file__).resolve().parent.parent / "runs" / "table"
 SETS = ("faces-stylegan", "diffusion-coco", "faceswap-frames")
 
 
+def figure(path: Path, pattern: str) -> str:
+    """A benchmark's printed figure, or "" where the file is missing or its run failed."""
+    found = re.search(pattern, path.read_text()) if path.is_file() else None
+    return found.group(1) if found else ""
+
+
 def row(name: str) -> str:
     reports = {s: json.loads((TABLE / f"{name}.{s}.json").read_text()) for s in SETS}
     aucs = " / ".join(f"{reports[s]['roc_auc']:.3f}" for s in SETS)
@@ -20,15 +26,10 @@ def row(name: str) -> str:
     worst = max(drops, key=drops.get)
     costs = json.loads((TABLE / f"{name}.costs.json").read_text())[0]
     bench = TABLE / f"{name}.bench.txt"
-    speed = "not measured"
-    if bench.is_file():
-        text = bench.read_text()
-        ours = float(re.search(r"end to end \(predict_paths\)\s+([0-9.]+)", text).group(1))
-        ratio = float(re.search(r"ours / ResNet-50 end to end: ([0-9.]+)", text).group(1))
-        speed = f"{ours:.1f} ({ratio:.2f}x)"
-    cold = TABLE / f"{name}.cold.txt"
-    cold_ratio = (re.search(r"ratio predict / import torch: ([0-9.]+)", cold.read_text()).group(1)
-                  if cold.is_file() else "not measured")
+    ours = figure(bench, r"end to end \(predict_paths\)\s+([0-9.]+)")
+    ratio = figure(bench, r"ours / ResNet-50 end to end: ([0-9.]+)")
+    speed = f"{ours} ({ratio}x)" if ours else "not measured"
+    cold_ratio = figure(TABLE / f"{name}.cold.txt", r"ratio predict / import torch: ([0-9.]+)") or "not measured"
     return (f"| {name} | {aucs} ({video:.3f} per video) | {drops[worst]:.3f} ({worst}) | {eces} | "
             f"{costs['parameters'] / 1e6:.1f}M ({(costs['trained_parameters'] or 0) / 1e6:.2f}M trained) | "
             f"{costs['gflops_per_view']:.2f} | {speed} | {cold_ratio} |")

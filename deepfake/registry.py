@@ -2,6 +2,7 @@
 
 The checkpoint stores the name and kwargs, so loading never needs to know which class to import.
 """
+import inspect
 from typing import Callable, Dict, List
 
 import torch.nn as nn
@@ -29,10 +30,14 @@ def model_builder(name: str) -> Callable[..., nn.Module]:
     return _MODEL_BUILDERS[name]
 
 
+def model_arguments(name: str) -> List[str]:
+    """The keyword arguments an architecture's builder takes."""
+    return list(inspect.signature(model_builder(name)).parameters)
+
+
 def check_model_kwargs(name: str, kwargs: Dict) -> None:
     """A one-line error for an argument the architecture does not take, naming the ones it does."""
-    import inspect
-    accepted = inspect.signature(model_builder(name)).parameters
+    accepted = model_arguments(name)
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
         raise DeepfakeError(f"architecture {name!r} takes no argument {', '.join(unknown)}; it takes: "

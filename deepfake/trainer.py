@@ -30,7 +30,7 @@ from .errors import DeepfakeError
 from .feature_cache import FeatureCache, subset_ids, trains_head_only
 from .mixup import Mixup
 from .plots import save_training_curves
-from .registry import create_model
+from .registry import create_model, model_arguments
 from .transforms import (DEFAULT_DEGRADATION_PROBABILITY, DEFAULT_EVAL_CROPS, DEFAULT_REFRAME_PROBABILITY,
                          DEFAULT_RELIGHT_PROBABILITY, NO_AUGMENTATION, Augmentation, EvalTransform, Preprocessing,
                          build_train_transform)
@@ -82,9 +82,7 @@ class TrainConfig:
 
 def with_input_size(arch: str, model_kwargs: Dict, img_size: int) -> Dict:
     """Fixed-size architectures (MesoNet's dense head) take the crop size as `input_size`; others ignore it."""
-    import inspect
-    from .registry import model_builder
-    if "input_size" in inspect.signature(model_builder(arch)).parameters:
+    if "input_size" in model_arguments(arch):
         return {"input_size": img_size, **model_kwargs}
     return dict(model_kwargs)
 

@@ -51,8 +51,10 @@ def loader_arguments(parser: argparse.ArgumentParser, batch_size: int = 32) -> N
 
 # ---------------------------------------------------------------- train.py
 def get_train_parser() -> argparse.ArgumentParser:
+    from .data import SPLIT_BY
     from .metrics import THRESHOLD_RULES
     from .registry import list_models
+    from .synthesis.methods import METHODS
     from .transforms import (CROP_LAYOUTS, DEFAULT_DEGRADATION_PROBABILITY, DEFAULT_EVAL_CROPS,
                              DEFAULT_REFRAME_PROBABILITY, DEFAULT_RELIGHT_PROBABILITY)
     parser = argparse.ArgumentParser(description="Train a deepfake detector on real/ and fake/ image folders.")
@@ -98,9 +100,10 @@ def get_train_parser() -> argparse.ArgumentParser:
                              "folder on its own), validating on the same images as a full run: points of a "
                              "learning curve, to see whether more data would help")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--split-by", choices=("folder", "file"), default="folder",
-                        help="folder: images in one sub-folder of real/ or fake/ (a video's frames) stay on one "
-                             "side of the split; file: every image on its own")
+    parser.add_argument("--split-by", choices=SPLIT_BY, default="source",
+                        help="source: real/NAME/ and fake/NAME/ (a source video and the fakes made from it) stay "
+                             "on one side of the split; folder: each sub-folder of real/ or fake/ (a video's "
+                             "frames) on its own; file: every image on its own")
     parser.add_argument("--threshold-rule", choices=THRESHOLD_RULES, default="balanced_accuracy",
                         help="how the decision threshold is chosen on the validation split")
     parser.add_argument("--no-augment", action="store_true",
@@ -127,6 +130,24 @@ def get_train_parser() -> argparse.ArgumentParser:
                         help="validate, calibrate and save an exponential moving average of the weights with "
                              "this decay per step (e.g. 0.999); 0 (default): the weights of the last step, "
                              "as the shipped model")
+    parser.add_argument("--pseudo-fakes", nargs="+", choices=sorted(METHODS), default=[], metavar="METHOD",
+                        help="add a pseudo-fake of every real training image per method: sbi (the face "
+                             "self-blended into an altered copy of itself, a face swap's traces) or autoencoder "
+                             "(passed through TAEF2, a latent decoder's traces); made once, from the training "
+                             "split's reals only, cached in --pseudo-fake-cache")
+    parser.add_argument("--reals-only", action="store_true",
+                        help="leave the sets' own fakes out of training and validation: learn from real images "
+                             "and their pseudo-fakes alone (needs --pseudo-fakes), the proxy for a generator no "
+                             "one has seen; evaluate.py --split val then scores against the real fakes")
+    parser.add_argument("--pseudo-fake-cache", default=None, metavar="DIR",
+                        help="where pseudo-fakes are kept (default OUT/pseudo_fakes); runs that share it make "
+                             "each image once")
+    parser.add_argument("--taef2", default=None, metavar="DIR",
+                        help="the folder with TAEF2's taef2_encoder.pth and taef2_decoder.pth, for "
+                             "--pseudo-fakes autoencoder (default ../shared/anchors/taef2)")
+    parser.add_argument("--epoch-size", type=int, default=0, metavar="N",
+                        help="images per epoch, drawn afresh each epoch (with --balance-sets, an equal share "
+                             "from each set); 0 (default): every training image once")
     parser.add_argument("--faces", action="store_true",
                         help="train on face crops (detected once, cached in OUT/face_cache); prediction with "
                              "the checkpoint then crops faces too")
@@ -175,6 +196,11 @@ def train_main(argv: Optional[List[str]] = None) -> int:
         raise DeepfakeError(f"--layer-decay must be in (0, 1], not {args.layer_decay}")
     if args.feature_rounds < 1:
         raise DeepfakeError(f"--feature-rounds must be at least 1, not {args.feature_rounds}")
+    if args.epoch_size < 0:
+        raise DeepfakeError(f"--epoch-size must be 0 (every image) or positive, not {args.epoch_size}")
+    if args.reals_only and not args.pseudo_fakes:
+        raise DeepfakeError("--reals-only leaves out every fake of the sets: add --pseudo-fakes sbi and/or "
+                            "autoencoder to learn from")
     model_kwargs = parse_model_kwargs(args.model_kwargs)
     if args.trainable_blocks is not None:
         model_kwargs["trainable_blocks"] = args.trainable_blocks
@@ -184,6 +210,8 @@ def train_main(argv: Optional[List[str]] = None) -> int:
     config = TrainConfig(data_dirs=args.data, out_dir=args.out, arch=args.arch, epochs=args.epochs,
                          model_kwargs=model_kwargs, layer_decay=args.layer_decay,
                          feature_rounds=args.feature_rounds, init_cnn=args.init_cnn,
+                         pseudo_fakes=tuple(args.pseudo_fakes), reals_only=args.reals_only,
+                         pseudo_fake_cache=args.pseudo_fake_cache, taef2=args.taef2, epoch_size=args.epoch_size,
                          batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                          img_size=args.img_size, eval_crops=args.eval_crops, mirror_views=args.mirror_views,
                          resize=args.resize,

@@ -3,7 +3,8 @@
 A folder is labelled by its nearest ancestor named `real`/`fake` (or CNNDetection's `0_real`/`1_fake`), so
 `DIR/real/`, `DIR/fake/` and `DIR/progan/cat/0_real/` all work. Images in a sub-folder of a class folder
 (`real/<video_id>/*.jpg`) form one group and stay on one side of the split, so frames of a video never
-leak between training and validation.
+leak between training and validation. Split by source (the default), `real/<name>/` and `fake/<name>/` are
+one group: a fake made from a real video (DFDC's pairs) stays on the same side as its source.
 """
 import hashlib
 import os
@@ -19,7 +20,7 @@ from .images import IMAGE_EXTENSIONS, load_rgb_image
 
 CLASS_FOLDERS: Dict[str, int] = {"real": 0, "0_real": 0, "fake": 1, "1_fake": 1}
 CLASS_NAMES = ("real", "fake")  # index = label: 1 = fake, 0 = real, everywhere
-SPLIT_BY = ("folder", "file")
+SPLIT_BY = ("source", "folder", "file")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,11 @@ class LabelledImage:
     path: Path
     label: int
     group: str  # the sub-folder of a class folder (one video's frames), or the file itself
+    source: str = ""  # the group without its class folder: real/<name> and fake/<name> share it; "" = group
+
+    @property
+    def source_group(self) -> str:
+        return self.source or self.group
 
 
 def iter_image_files(root: Path, on_error: Callable[[str], None] = lambda message: None):
@@ -66,7 +72,9 @@ def discover_labelled_images(root) -> List[LabelledImage]:
             continue
         in_sub_folder = len(parts) - class_index > 2
         group = "/".join(parts[:class_index + 2] if in_sub_folder else parts)
-        images.append(LabelledImage(path, CLASS_FOLDERS[parts[class_index].lower()], group))
+        # A file directly in its class folder is its own source: real/0001.jpg and fake/0001.jpg are unrelated.
+        source = "/".join(parts[:class_index] + parts[class_index + 1:class_index + 2]) if in_sub_folder else group
+        images.append(LabelledImage(path, CLASS_FOLDERS[parts[class_index].lower()], group, source))
     if not images:
         raise DeepfakeError(f"{root}: no images below a real/ or fake/ folder (expected {root}/real/ and "
                             f"{root}/fake/, or 0_real/ and 1_fake/; see data/README.md)")
@@ -81,12 +89,14 @@ def file_list_hash(images: Sequence[LabelledImage], root) -> str:
     return digest.hexdigest()[:16]
 
 
-def split_train_val(images: Sequence[LabelledImage], val_fraction: float, seed: int, split_by: str = "folder"
+def split_train_val(images: Sequence[LabelledImage], val_fraction: float, seed: int, split_by: str = "source"
                     ) -> Tuple[List[LabelledImage], List[LabelledImage]]:
     """Deterministic, stratified, group-aware split of one root's images.
 
-    Each class's groups are split separately, so the class balance holds on both sides; a root is split
-    on its own, so evaluating one root reproduces exactly the validation images it had in a larger run.
+    Groups are split in strata that keep the class balance on both sides: by class for "folder" and "file";
+    for "source", by which classes a source holds (only real, only fake, both), so a real video and the fakes
+    made from it are one group. A root is split on its own, so evaluating one root reproduces exactly the
+    validation images it had in a larger run. A root without shared names splits by source exactly as by folder.
     split_by="file" ignores sub-folders and splits image by image.
     """
     if not 0 < val_fraction < 1:
@@ -95,17 +105,26 @@ def split_train_val(images: Sequence[LabelledImage], val_fraction: float, seed: 
         raise ValueError(f"split_by must be one of {SPLIT_BY}")
     from sklearn.model_selection import train_test_split  # lazily: scikit-learn costs prediction ~0.9 s to import
 
-    def group_of(image: LabelledImage) -> str:
-        return image.group if split_by == "folder" else str(image.path)
-
-    train, val = [], []
+    group_of = {"source": lambda image: image.source_group, "folder": lambda image: image.group,
+                "file": lambda image: str(image.path)}[split_by]
+    labels_of: Dict[str, set] = {}
+    for image in images:
+        labels_of.setdefault(group_of(image), set()).add(image.label)
     for label in (0, 1):
-        groups = sorted({group_of(image) for image in images if image.label == label})
-        if len(groups) < 2:
-            raise DeepfakeError(f"only {len(groups)} {CLASS_NAMES[label]} group(s) to split; a validation split "
+        n_groups = sum(label in labels for labels in labels_of.values())
+        if n_groups < 2:
+            raise DeepfakeError(f"only {n_groups} {CLASS_NAMES[label]} group(s) to split; a validation split "
                                 f"needs at least 2 per class (add images, or use --split-by file)")
-        train_groups, val_groups = train_test_split(groups, test_size=val_fraction, random_state=seed)
-        val_groups = set(val_groups)
+    # Strata in a fixed order (real only, fake only, both): for "folder" and "file" the first two are the
+    # classes, which is exactly the split this function made before "source" existed (old checkpoints).
+    val_groups = set()
+    for stratum in ({0}, {1}, {0, 1}):
+        groups = sorted(group for group, labels in labels_of.items() if labels == stratum)
+        if len(groups) >= 2:
+            val_groups.update(train_test_split(groups, test_size=val_fraction, random_state=seed)[1])
+        # a lone group of its kind trains: one cannot be split, and validation has both classes without it
+    train, val = [], []
+    for label in (0, 1):  # class by class, as before, so the order of the lists is unchanged too
         for image in images:
             if image.label == label:
                 (val if group_of(image) in val_groups else train).append(image)
@@ -197,7 +216,7 @@ def collate_skipping_failures(samples) -> Batch:
 
 
 def split_roots(images_by_root: Dict[str, List[LabelledImage]], val_fraction: float, seed: int,
-                split_by: str = "folder", train_fraction: float = 1.0):
+                split_by: str = "source", train_fraction: float = 1.0):
     """Split each root on its own; returns (train, val, per-root summary for the checkpoint).
 
     train_fraction < 1 keeps that share of each root's training side (whole groups, each class on its own),
@@ -226,13 +245,13 @@ def discover_roots(roots: Sequence) -> Dict[str, List[LabelledImage]]:
     return {str(root): discover_labelled_images(root) for root in roots}
 
 
-def load_split(roots: Sequence, val_fraction: float, seed: int, split_by: str = "folder",
+def load_split(roots: Sequence, val_fraction: float, seed: int, split_by: str = "source",
                train_fraction: float = 1.0):
     return split_roots(discover_roots(roots), val_fraction, seed, split_by, train_fraction)
 
 
 def select_split(images_by_root: Dict[str, List[LabelledImage]], split: str, val_fraction: float, seed: int,
-                 split_by: str = "folder", train_fraction: float = 1.0) -> List[LabelledImage]:
+                 split_by: str = "source", train_fraction: float = 1.0) -> List[LabelledImage]:
     """All images, or only the train or validation side of the split a checkpoint recorded."""
     if split == "all":
         return [image for images in images_by_root.values() for image in images]

@@ -86,11 +86,15 @@ class GlobalBatchSampler(Sampler[List[int]]):
     """
 
     def __init__(self, n_items: int, global_batch: int, cluster: Cluster, seed: int,
-                 set_ids: Optional[Sequence[int]] = None):
+                 set_ids: Optional[Sequence[int]] = None, epoch_size: int = 0):
         if global_batch % cluster.world_size:
             raise ValueError(f"the batch size {global_batch} does not divide among {cluster.world_size} processes")
         self.n_items, self.cluster, self.seed = n_items, cluster, seed
         self.set_ids = set_ids if set_ids is not None and len(set(set_ids)) > 1 else None
+        # epoch_size caps an epoch at that many items, a fresh draw each epoch (a large set need not be seen
+        # whole every epoch; with several sets each gives its share)
+        self.epoch_size = min(epoch_size, n_items) if epoch_size else n_items
+        n_items = self.epoch_size
         if self.set_ids is not None:  # balanced epochs hold a whole share per set: up to (sets - 1) fewer items
             n_sets = len(set(self.set_ids))
             n_items = n_items // n_sets * n_sets
@@ -105,8 +109,8 @@ class GlobalBatchSampler(Sampler[List[int]]):
     def epoch_order(self) -> List[int]:
         generator = torch.Generator().manual_seed(self.seed)
         if self.set_ids is None:
-            return torch.randperm(self.n_items, generator=generator).tolist()
-        return balanced_order(self.set_ids, generator)
+            return torch.randperm(self.n_items, generator=generator).tolist()[:self.epoch_size]
+        return balanced_order(self.set_ids, generator, self.epoch_size)
 
     def __iter__(self) -> Iterator[List[int]]:
         order = self.epoch_order()
@@ -116,16 +120,16 @@ class GlobalBatchSampler(Sampler[List[int]]):
             yield order[first:first + self.local_batch]
 
 
-def balanced_order(set_ids: Sequence[int], generator: torch.Generator) -> List[int]:
+def balanced_order(set_ids: Sequence[int], generator: torch.Generator, epoch_size: int = 0) -> List[int]:
     """One epoch in which every data set contributes the same number of items, in random order.
 
-    The epoch keeps its length (the number of items); a set larger than its share gives a fresh random subset
+    The epoch keeps its length (the number of items, or epoch_size); a set larger than its share gives a fresh random subset
     each epoch, a smaller one repeats whole shuffles of itself. Without this, the largest set (face-swap
     frames, here) would decide what the model learns."""
     by_set: dict = {}
     for index, set_id in enumerate(set_ids):
         by_set.setdefault(set_id, []).append(index)
-    share = len(set_ids) // len(by_set)
+    share = (epoch_size or len(set_ids)) // len(by_set)
     chosen = []
     for members in by_set.values():
         repeats = -(-share // len(members))

@@ -62,7 +62,7 @@ class TrainConfig:
     train_fraction: float = 1.0  # < 1: train on that share of the training split (a learning curve's point)
     seed: int = 0
     workers: Optional[int] = None
-    split_by: str = "folder"
+    split_by: str = "source"  # real/NAME and fake/NAME on one side (see data.split_train_val)
     threshold_rule: str = "balanced_accuracy"
     augment: bool = True
     augment_probability: float = DEFAULT_DEGRADATION_PROBABILITY  # of each degradation (downscale, blur, JPEG)
@@ -74,6 +74,11 @@ class TrainConfig:
     layer_decay: float = 1.0  # pretrained backbones: each stage below the head learns at this factor of the next
     feature_rounds: int = 4  # frozen backbones: augmented views cached per training image (epoch e uses e % R)
     init_cnn: Optional[str] = None  # fused models: start the artifact branch from this checkpoint's CNN
+    pseudo_fakes: Sequence[str] = ()  # synthesis.METHODS made from the training reals (and validation's if reals_only)
+    reals_only: bool = False  # drop the sets' fakes: train and validate on reals and their pseudo-fakes alone
+    pseudo_fake_cache: Optional[str] = None  # default OUT/pseudo_fakes; share it between runs to make each once
+    taef2: Optional[str] = None  # the autoencoder pseudo-fakes' weights folder (default ../shared/anchors/taef2)
+    epoch_size: int = 0  # 0: an epoch is every training image once; else this many, drawn afresh each epoch
     amp: bool = False
     resume: Optional[str] = None
     device: str = "cuda" if torch.cuda.is_available() else "cpu"
@@ -132,6 +137,10 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         set_ids = [set_id for image, set_id in zip(train_images, set_ids) if image.path in cropped]
         train_images = [cropped[image.path] for image in train_images if image.path in cropped]
         val_images = [cropped[image.path] for image in val_images if image.path in cropped]
+    pseudo_fakes = None
+    if config.reals_only or config.pseudo_fakes:
+        train_images, set_ids, val_images, pseudo_fakes = add_pseudo_fakes(config, train_images, set_ids, val_images,
+                                                                          out_dir, cluster, show_progress, log)
     preprocessing = Preprocessing(input_size=config.img_size, eval_crops=config.eval_crops, resize=config.resize,
                                   faces=config.faces, mirror_views=config.mirror_views)
     augmentation = (Augmentation.each_with_probability(config.augment_probability, config.reframe_probability,
@@ -163,7 +172,8 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
     groups = parameter_groups(model, config.lr, config.layer_decay)
     optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     set_ids = set_ids if config.balance_sets else None
-    steps_per_epoch = len(GlobalBatchSampler(len(train_set), config.batch_size, cluster, config.seed, set_ids))
+    steps_per_epoch = len(GlobalBatchSampler(len(train_set), config.batch_size, cluster, config.seed, set_ids,
+                                             config.epoch_size))
     if steps_per_epoch == 0:
         raise DeepfakeError(f"too few training images ({len(train_set)}) for {cluster.world_size} processes")
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[group["lr"] for group in groups],
@@ -181,6 +191,10 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
     }
     if head_only:
         training["feature_rounds"] = config.feature_rounds
+    if pseudo_fakes:
+        training["pseudo_fakes"] = pseudo_fakes
+    if config.epoch_size:
+        training["epoch_size"] = config.epoch_size
     if initialised_from:
         training["cnn_initialised_from"] = initialised_from
     cache = None
@@ -188,7 +202,7 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         cache = FeatureCache(out_dir / FEATURE_CACHE, model, {
             "arch": config.arch, "model_kwargs": model_kwargs, "data": data_summary, "seed": config.seed,
             "preprocessing": preprocessing.to_dict(), "augmentation": asdict(augmentation), "amp": config.amp,
-            "faces": config.faces}, device, config.batch_size, workers, config.amp, show_progress)
+            "faces": config.faces, "pseudo_fakes": pseudo_fakes}, device, config.batch_size, workers, config.amp, show_progress)
     start_epoch, best_auc, history = 0, -1.0, []
     if config.resume:
         state = load_training_state(config.resume)
@@ -196,12 +210,17 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         if recorded.get("data") != data_summary:
             raise DeepfakeError(f"{config.resume}: was trained on different data (file lists differ); "
                                 f"resume with the same --data, --val-fraction and --seed")
-        schedule = (recorded.get("epochs"), recorded.get("batch_size"), bool(recorded.get("balance_sets")))
-        if schedule != (config.epochs, config.batch_size, config.balance_sets):
+        if recorded.get("pseudo_fakes") != training.get("pseudo_fakes"):
+            raise DeepfakeError(f"{config.resume}: was trained with other pseudo-fakes or --reals-only; resume "
+                                f"with the same --pseudo-fakes and --reals-only")
+        schedule = (recorded.get("epochs"), recorded.get("batch_size"), bool(recorded.get("balance_sets")),
+                    recorded.get("epoch_size", 0))
+        if schedule != (config.epochs, config.batch_size, config.balance_sets, config.epoch_size):
             # The one-cycle schedule spans the whole run (epochs x batches per epoch, which --balance-sets
             # changes); a different length would be a different run, and the scheduler would overrun.
             raise DeepfakeError(f"{config.resume}: was started with --epochs {schedule[0]} --batch-size "
-                                f"{schedule[1]}{' --balance-sets' if schedule[2] else ' without --balance-sets'}; "
+                                f"{schedule[1]}{' --balance-sets' if schedule[2] else ' without --balance-sets'}"
+                                f"{f' --epoch-size {schedule[3]}' if schedule[3] else ''}; "
                                 f"resume with the same values")
         started_decay = state["ema"]["decay"] if "ema" in state else 0.0
         if started_decay != config.ema_decay:
@@ -231,10 +250,11 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
                 views = cache.get(f"train-round{round_number}", train_set, config.seed * 1000 + round_number,
                                   compute_here=cluster.is_main, wait=cluster.barrier)
                 sampler = GlobalBatchSampler(len(views.indices), config.batch_size, cluster, epoch_seed,
-                                             subset_ids(set_ids, views.indices))
+                                             subset_ids(set_ids, views.indices), config.epoch_size)
                 batches = views.training_batches(sampler)
             else:
-                sampler = GlobalBatchSampler(len(train_set), config.batch_size, cluster, epoch_seed, set_ids)
+                sampler = GlobalBatchSampler(len(train_set), config.batch_size, cluster, epoch_seed, set_ids,
+                                             config.epoch_size)
                 batches = _loader(train_set, workers, rank_seed, device, batch_sampler=sampler)
             bar = tqdm(batches, total=len(sampler), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
                        leave=False, disable=not show_progress)
@@ -342,6 +362,37 @@ def data_set_ids(images: Sequence[LabelledImage], data_dirs: Sequence[str]) -> L
     roots = [Path(os.path.abspath(root)) for root in data_dirs]  # abspath: symlinked files stay in their set
     return [next(i for i, root in enumerate(roots) if Path(os.path.abspath(image.path)).is_relative_to(root))
             for image in images]
+
+
+def add_pseudo_fakes(config: TrainConfig, train_images, set_ids, val_images, out_dir: Path, cluster: Cluster,
+                     show_progress: bool, log):
+    """The training side gains a pseudo-fake per real image and method. Under --reals-only the sets' fakes
+    are dropped from both sides, and validation's reals get pseudo-fakes too: the best epoch and the threshold
+    are then chosen without any real fake, and evaluate.py --split val scores the held-back reals against the
+    sets' real fakes. Rank 0 makes the images; the others wait and read its cache."""
+    from .synthesis.training import pseudo_fake_record, reals_only, with_pseudo_fakes
+    cache_dir = Path(config.pseudo_fake_cache) if config.pseudo_fake_cache else out_dir / "pseudo_fakes"
+    val_ids = [0] * len(val_images)
+    if config.reals_only:
+        train_images, set_ids = reals_only(train_images, set_ids)
+        val_images, val_ids = reals_only(val_images, val_ids)
+    if not cluster.is_main:
+        cluster.barrier()
+    quiet = (lambda message: None) if not cluster.is_main else log
+    train_images, set_ids, n_train = with_pseudo_fakes(train_images, set_ids, config.pseudo_fakes, cache_dir,
+                                                       config.taef2, show_progress, quiet, " (training)")
+    n_val = 0
+    if config.reals_only:
+        val_images, _, n_val = with_pseudo_fakes(val_images, val_ids, config.pseudo_fakes, cache_dir, config.taef2,
+                                                 show_progress, quiet, " (validation)")
+    if cluster.is_main:
+        cluster.barrier()
+    if config.reals_only and not (n_train and n_val):
+        raise DeepfakeError("--reals-only needs --pseudo-fakes: without them there is no fake to learn from")
+    log(f"pseudo-fakes ({', '.join(config.pseudo_fakes)}): {n_train} for training, {n_val} for validation"
+        + ("; the sets' own fakes left out (--reals-only)" if config.reals_only else "") + f"; cache {cache_dir}")
+    return train_images, set_ids, val_images, pseudo_fake_record(config.pseudo_fakes, config.reals_only, n_train,
+                                                                 n_val)
 
 
 def crop_faces(images, cache_dir: Path, show_progress: bool, log) -> Dict[Path, LabelledImage]:

@@ -78,6 +78,18 @@ def test_balanced_epochs_draw_the_same_number_from_each_set():
     assert GlobalBatchSampler(len(set_ids), 6, Cluster(), seed=2, set_ids=set_ids).epoch_order() != order
 
 
+def test_epoch_size_caps_an_epoch_with_a_fresh_draw_each_time():
+    set_ids = [0] * 30 + [1] * 4 + [2] * 8
+    sampler = GlobalBatchSampler(len(set_ids), 6, Cluster(), seed=1, set_ids=set_ids, epoch_size=12)
+    order = sampler.epoch_order()
+    assert len(order) == 12 and len(sampler) == 2
+    assert [sum(set_ids[i] == s for i in order) for s in range(3)] == [4, 4, 4]
+    plain = GlobalBatchSampler(42, 6, Cluster(), seed=1, epoch_size=18)
+    assert len(plain.epoch_order()) == 18 == len(set(plain.epoch_order())) and len(plain) == 3
+    assert GlobalBatchSampler(42, 6, Cluster(), seed=2, epoch_size=18).epoch_order() != plain.epoch_order()
+    assert len(GlobalBatchSampler(42, 6, Cluster(), seed=1, epoch_size=1000)) == 7  # at most one pass
+
+
 @pytest.mark.parametrize("arch", list(RUNS))
 def test_two_process_ddp_matches_a_single_process_run(tmp_path, arch):
     flags, model_kwargs = RUNS[arch]

@@ -1,0 +1,141 @@
+"""Pseudo-fakes: self-blended faces, TAEF2 reconstructions, the synthesize command and training with them."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import SHARED_DATASETS, make_labelled_folder, requires_shared_data, run_script, synthetic_image
+from deepfake.checkpoint import load_model
+from deepfake.data import discover_labelled_images, split_train_val
+from deepfake.synthesis import PseudoFakeCache, create_method
+from deepfake.synthesis.self_blend import face_mask, self_blend
+
+TAEF2_DIR = SHARED_DATASETS.parent / "anchors" / "taef2"
+
+
+def face_like(size: int = 96, seed: int = 0) -> Image.Image:
+    return synthetic_image(np.random.default_rng(seed), fake=False, size=size)
+
+
+def test_self_blend_changes_the_face_and_keeps_the_border():
+    image = face_like()
+    blended = np.asarray(self_blend(image, np.random.default_rng(3)), dtype=np.float32)
+    original = np.asarray(image, dtype=np.float32)
+    difference = np.abs(blended - original).mean(axis=2)
+    # The mask's outside is the untouched target; its inside is the altered copy.
+    assert difference[:3, :3].max() < 1 and difference[-3:, :3].max() < 1
+    assert difference[40:56, 40:56].mean() > 1
+    mask = face_mask(96, 96, np.random.default_rng(0))
+    assert mask.min() >= 0 and mask.max() == pytest.approx(1) and 0 < mask.mean() < 0.6
+
+
+def test_pseudo_fakes_are_deterministic_by_content_and_cached(tmp_path):
+    image = face_like()
+    image.save(tmp_path / "a.png")
+    image.save(tmp_path / "same_photo_elsewhere.png")
+    face_like(seed=1).save(tmp_path / "b.png")
+    cache = PseudoFakeCache(tmp_path / "cache", create_method("sbi"))
+    first = cache.make(tmp_path / "a.png")
+    assert cache.make(tmp_path / "same_photo_elsewhere.png") == first  # keyed by the bytes, not the path
+    made = first.read_bytes()
+    first.write_bytes(b"kept")  # a cache hit never remakes the file
+    assert cache.make(tmp_path / "a.png").read_bytes() == b"kept"
+    first.unlink()
+    assert cache.make(tmp_path / "a.png").read_bytes() == made  # remade identically
+    assert cache.make(tmp_path / "b.png") != first
+    assert first.parent.name == "sbi-v1"
+
+
+@pytest.mark.skipif(not TAEF2_DIR.is_dir(), reason="../shared/anchors/taef2 is not beside the project")
+@requires_shared_data
+def test_taef2_reconstructs_a_photo_as_its_readme_measured():
+    photo = sorted((SHARED_DATASETS / "diffusion-coco" / "real").iterdir())[0]
+    image = Image.open(photo).convert("RGB").resize((256, 256))
+    method = create_method("autoencoder", str(TAEF2_DIR))
+    out = method.make(image, np.random.default_rng(0))
+    assert out.size == (256, 256)
+    error = np.abs(np.asarray(out, dtype=np.float32) - np.asarray(image, dtype=np.float32)).mean()
+    assert 0.5 < error < 8  # the README: 3.6/255 at 512 px; a wrong layer would give a blur or noise
+
+
+def make_paired_sources(root, n_sources: int = 8):
+    """DFDC's layout: real/<source>/x.png and fake/<source>/y.png, the fake made from that source."""
+    rng = np.random.default_rng(0)
+    for source in range(n_sources):
+        for label, folder in enumerate(("real", "fake")):
+            (root / folder / f"s{source:02d}").mkdir(parents=True)
+            synthetic_image(rng, fake=bool(label)).save(root / folder / f"s{source:02d}" / f"{folder}.png")
+    # fakes with no real of their name, and a real without fakes, split in their own strata
+    for extra in range(4):
+        (root / "fake" / f"lone{extra}").mkdir()
+        synthetic_image(rng, fake=True).save(root / "fake" / f"lone{extra}" / "f.png")
+    return root
+
+
+def test_split_by_source_keeps_a_source_and_its_fakes_together(tmp_path):
+    images = discover_labelled_images(make_paired_sources(tmp_path))
+    for seed in range(5):
+        train, val = split_train_val(images, 0.25, seed)  # the default: by source
+        assert {i.source_group for i in train}.isdisjoint({i.source_group for i in val})
+        assert {i.label for i in val} == {0, 1}
+    # by folder, the real and fake folders of a source are split apart for some seed
+    apart = False
+    for seed in range(5):
+        train, val = split_train_val(images, 0.25, seed, split_by="folder")
+        apart |= not {i.source_group for i in train}.isdisjoint({i.source_group for i in val})
+    assert apart
+
+
+def test_split_by_source_equals_split_by_folder_without_shared_names(tmp_path):
+    images = discover_labelled_images(make_labelled_folder(tmp_path, n_per_class=20))
+    by_source, by_folder = split_train_val(images, 0.2, 0), split_train_val(images, 0.2, 0, "folder")
+    assert [[i.path for i in side] for side in by_source] == [[i.path for i in side] for side in by_folder]
+
+
+def test_synthesize_writes_pairs_train_reads_and_resumes(tmp_path):
+    data = make_labelled_folder(tmp_path / "set", n_per_class=6)
+    (data / "real" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    out = tmp_path / "sbi"
+    result = run_script("-m", "deepfake.synthesize", "sbi", "--data", str(data), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "corrupt.png" in result.stderr and "Traceback" not in result.stderr
+    assert "6 pairs" in result.stdout
+    assert sorted(p.relative_to(out / "fake").as_posix() for p in (out / "fake").rglob("*.png"))[:1] == ["000/000.png"]
+    assert (out / "real" / "000" / "000.png").resolve() == (data / "real" / "000.png").resolve()
+    manifest = json.loads((out / "synthesis.json").read_text())
+    assert manifest["method"] == "sbi" and manifest["n_pairs"] == 6 and manifest["n_failed"] == 1
+    made = {p: p.stat().st_mtime_ns for p in (out / "fake").rglob("*.png")}
+    again = run_script("-m", "deepfake.synthesize", "sbi", "--data", str(data), "--out", str(out))
+    assert again.returncode == 0 and {p: p.stat().st_mtime_ns for p in made} == made  # nothing remade
+    images = discover_labelled_images(out)
+    train, val = split_train_val(images, 0.34, 0)
+    assert {i.source_group for i in train}.isdisjoint({i.source_group for i in val})  # pairs stay whole
+
+
+def test_reals_only_training_never_sees_a_real_fake(tmp_path):
+    data = make_labelled_folder(tmp_path / "set", n_per_class=12)
+    run = tmp_path / "run"
+    result = run_script("train.py", "--data", str(data), "--arch", "artifact_cnn_tiny", "--epochs", "2",
+                        "--img-size", "32", "--batch-size", "8", "--workers", "0", "--pseudo-fakes", "sbi",
+                        "--reals-only", "--epoch-size", "16", "--out", str(run))
+    assert result.returncode == 0, result.stderr
+    _, card = load_model(run / "best.safetensors")
+    record = card.training["pseudo_fakes"]
+    assert record["reals_only"] and record["methods"] == [{"method": "sbi", "version": 1}]
+    # 12 reals split 9/3 (the folder's split, as without pseudo-fakes): one pseudo-fake each
+    assert (record["n_train"], record["n_val"]) == (9, 3)
+    assert card.training["split_by"] == "source" and card.training["epoch_size"] == 16
+    assert len(list((run / "pseudo_fakes" / "sbi-v1").glob("*.png"))) == 12
+    assert len((run / "log.csv").read_text().splitlines()) == 3  # a header and two epochs
+    # --split val on this checkpoint scores its held-back reals against the folder's real fakes
+    scores = tmp_path / "scores.csv"
+    evaluation = run_script("evaluate.py", "--data", str(data), "--split", "val", "--weights",
+                            str(run / "best.safetensors"), "--scores", str(scores))
+    assert evaluation.returncode == 0, evaluation.stderr
+    rows = scores.read_text().splitlines()[1:]
+    assert len(rows) == 6 and sum("/fake/" in row for row in rows) == 3
+    resumed = run_script("train.py", "--data", str(data), "--arch", "artifact_cnn_tiny", "--epochs", "2",
+                         "--img-size", "32", "--batch-size", "8", "--workers", "0", "--epoch-size", "16",
+                         "--out", str(run), "--resume")
+    assert resumed.returncode == 2 and "--pseudo-fakes" in resumed.stderr

@@ -130,7 +130,7 @@ def get_train_parser() -> argparse.ArgumentParser:
                         help="validate, calibrate and save an exponential moving average of the weights with "
                              "this decay per step (e.g. 0.999); 0 (default): the weights of the last step, "
                              "as the shipped model")
-    parser.add_argument("--pseudo-fakes", nargs="+", choices=sorted(METHODS), default=[], metavar="METHOD",
+    parser.add_argument("--pseudo-fakes", nargs="*", choices=sorted(METHODS), default=[], metavar="METHOD",
                         help="add a pseudo-fake of every real training image per method: sbi (the face "
                              "self-blended into an altered copy of itself, a face swap's traces) or autoencoder "
                              "(passed through TAEF2, a latent decoder's traces); made once, from the training "

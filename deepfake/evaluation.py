@@ -16,8 +16,9 @@ from .errors import DeepfakeError
 from .inference import Detector, load_detector
 from .metrics import binary_metrics
 
-# A checkpoint that records no split (a converted peer model) is split with the training defaults.
-DEFAULT_SPLIT = {"seed": 0, "val_fraction": 0.2, "split_by": "folder", "train_fraction": 1.0}
+# A checkpoint that records no split (a converted peer model) is split with the training defaults, so that its
+# "val" is the same images as a model trained now. Every checkpoint this project trains records its own.
+DEFAULT_SPLIT = {"seed": 0, "val_fraction": 0.2, "split_by": "source", "train_fraction": 1.0}
 
 
 def recorded_split(card: ModelCard) -> Dict:

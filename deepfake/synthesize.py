@@ -59,8 +59,9 @@ def synthesize_folder(method_name: str, real_dir, out_dir, taef2: Optional[str] 
     real_dir, out_dir = Path(real_dir), Path(out_dir)
     if not real_dir.is_dir():
         raise DeepfakeError(f"{real_dir}: no such folder")
+    method = create_method(method_name, taef2)  # first: a missing TAEF2 is said before any folder is scanned
     images = real_images(real_dir)
-    cache = PseudoFakeCache(out_dir, create_method(method_name, taef2))
+    cache = PseudoFakeCache(out_dir, method)
     made, failed = 0, []
     for source, relative in tqdm(images, desc=method_name, unit="img", disable=not show_progress):
         pair = pair_folder(relative)

@@ -139,3 +139,21 @@ def test_reals_only_training_never_sees_a_real_fake(tmp_path):
                          "--img-size", "32", "--batch-size", "8", "--workers", "0", "--epoch-size", "16",
                          "--out", str(run), "--resume")
     assert resumed.returncode == 2 and "--pseudo-fakes" in resumed.stderr
+
+
+def test_old_checkpoints_keep_the_split_they_recorded(tmp_path):
+    from types import SimpleNamespace
+    from deepfake.data import discover_roots, select_split
+    from deepfake.evaluation import recorded_split
+    root = make_paired_sources(tmp_path)
+    images_by_root = discover_roots([root])
+    images = images_by_root[str(root)]
+    differs = False
+    for seed in range(5):
+        old = SimpleNamespace(training={"split_by": "folder", "seed": seed, "val_fraction": 0.25})
+        val = select_split(images_by_root, "val", **recorded_split(old))
+        assert [i.path for i in val] == [i.path for i in split_train_val(images, 0.25, seed, "folder")[1]]
+        differs |= {i.path for i in val} != {i.path for i in split_train_val(images, 0.25, seed)[1]}
+    assert differs  # so the recorded rule, not the new default, is what reproduced it
+    peer = SimpleNamespace(training={})  # a converted model records no split: today's default
+    assert recorded_split(peer)["split_by"] == "source"

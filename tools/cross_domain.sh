@@ -3,7 +3,7 @@
 # used to choose the threshold). One command per direction:
 #   bash tools/cross_domain.sh faces-stylegan | diffusion-coco | faceswap-frames | dfdc-faces
 # The v2 recipe (tools/recipe.sh) at EPOCHS (default 2) epochs of EPOCH_SIZE (default 6000) images, plus any
-# train.py flags in FLAGS under the name TAG, e.g. FLAGS="--pseudo-fakes" TAG=no_sbi (none: a bare flag).
+# train.py flags in FLAGS under the name TAG, e.g. FLAGS="--pseudo-fakes sbi" TAG=sbi.
 # Writes runs/xdomain[_TAG]_without_<set>/ and runs/card/xdomain[_TAG]_<set>.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."

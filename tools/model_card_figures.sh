@@ -4,6 +4,8 @@
 # MesoNet's four published checkpoints on the same images; the 5%-false-positive operating point; the face
 # detector. Needs ../shared/ beside the project. Writes JSON/CSV into runs/card/ (OUT=DIR to change).
 # Leave-one-set-out and reals-only are trained models of their own: tools/cross_domain.sh, tools/reals_only.sh.
+# SKIP_MESO=1 keeps MesoNet's files from an earlier run (they do not depend on W); SKIP_STRESS=1 leaves the
+# stress sweep out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -15,6 +17,7 @@ mkdir -p "$OUT/meso"
 
 # The four published MesoNet checkpoints, converted (not committed: they derive from MesoNet's files).
 for name in Meso4_DF Meso4_F2F MesoInception_DF MesoInception_F2F; do
+  [ -n "${SKIP_MESO:-}" ] && break
   $PY -m deepfake.convert mesonet ../shared/anchors/mesonet/weights/$name.h5 "$OUT/meso/$name.safetensors"
 done
 
@@ -24,7 +27,7 @@ for set in "${SETS[@]}"; do
   $PY evaluate.py --data $D/$set --split val --weights "$W" $per_video --robustness --json "$OUT/$set.json" \
     --scores "$OUT/$set.scores.csv"
   # MesoNet records no split: --split val gives it the training default's, the shipped model's images.
-  $PY evaluate.py --data $D/$set --split val --weights "$OUT"/meso/*.safetensors --scores "$OUT/$set.meso.csv" \
+  [ -n "${SKIP_MESO:-}" ] || $PY evaluate.py --data $D/$set --split val --weights "$OUT"/meso/*.safetensors --scores "$OUT/$set.meso.csv" \
     --json "$OUT/$set.meso.json" > /dev/null
 done
 
@@ -48,7 +51,7 @@ PYTHON
 
 # Stress: lighting and resolution on 400 validation images of the four sets, and evasion of 50 fakes, white box
 # and transferred from MesoNet; draws runs/card/plots/stress.png, which README shows.
-$PY evaluate.py --data "${SETS[@]/#/$D/}" --split val --weights "$W" --stress \
+[ -n "${SKIP_STRESS:-}" ] || $PY evaluate.py --data "${SETS[@]/#/$D/}" --split val --weights "$W" --stress \
   --transfer-from "$OUT/meso/Meso4_DF.safetensors" --json "$OUT/stress.json" --plots "$OUT/plots"
 
 # Face detector (predict.py --faces): recall and speed on the real FFHQ photos of faces-stylegan.

@@ -1,10 +1,10 @@
 # The detector-v2 recipe, sourced by the scripts that train it (train_shipped.sh, cross_domain.sh, reals_only.sh):
-# MobileNetV2 from its wheel fine-tuned whole at its native 224 px (docs/experiments.md, issue 23's table), an
-# equal share of each set per epoch, and a self-blended pseudo-fake of every real training image (issue 24).
-# The pseudo-fakes are cached once for all runs in runs/pseudo_fakes.
+# MobileNetV2 from its wheel fine-tuned whole at its native 224 px (docs/experiments.md, issue 23's table) and
+# an equal share of each set per epoch. No pseudo-fakes: self-blended ones cost in distribution and across
+# sets alike (docs/experiments.md, issue 24); FLAGS="--pseudo-fakes sbi" adds them, cached in runs/pseudo_fakes.
 PY=.venv/bin/python
 D=../shared/datasets
 SETS=(faces-stylegan diffusion-coco faceswap-frames dfdc-faces)
 RECIPE=(--arch mobilenet_v2 --resize 224 --img-size 224 --lr 3e-4 --balance-sets --amp --weight-decay 0.05
-        --relight-probability 0.3 --pseudo-fakes sbi --pseudo-fake-cache runs/pseudo_fakes)
+        --relight-probability 0.3 --pseudo-fake-cache runs/pseudo_fakes)
 read -ra EXTRA <<< "${FLAGS:-}"  # any train.py flags to add (later flags override the recipe's)

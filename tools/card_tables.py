@@ -1,0 +1,94 @@
+"""The model card's tables, in Markdown, from the JSON files that the measuring scripts write.
+
+    python tools/card_tables.py [--card runs/card] [--xdomain runs/card]
+
+Reads what `tools/model_card_figures.sh` (OUT/<set>.json, OUT/<set>.meso.json), `tools/cross_domain.sh`
+(xdomain_<set>.json) and `tools/reals_only.sh` (reals_only_<set>.json) wrote; a missing file prints as
+"not measured", so the card never carries a figure that was not run.
+"""
+import argparse
+import json
+from pathlib import Path
+
+SETS = ("faces-stylegan", "diffusion-coco", "faceswap-frames", "dfdc-faces")
+CONDITIONS = ("jpeg_q95", "jpeg_q75", "jpeg_q50", "downscale_0.5x", "gaussian_blur_sigma1", "center_crop_0.8")
+
+
+def read(path: Path):
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def metrics_row(name: str, report) -> str:
+    if report is None:
+        return f"| {name} | not measured |"
+    (tn, fp), (fn, tp) = report["confusion_matrix"]
+    return (f"| {name} | {report['roc_auc']:.3f} | {report['average_precision']:.3f} | {report['accuracy']:.3f} | "
+            f"{report['precision']:.3f} | {report['recall']:.3f} | {report['f1']:.3f} | "
+            f"{report['expected_calibration_error']:.3f} | [[{tn}, {fp}], [{fn}, {tp}]] |")
+
+
+def in_distribution(card: Path) -> None:
+    print("| set (validation split) | ROC-AUC | AP | accuracy | precision | recall | F1 | ECE | "
+          "confusion [[TN, FP], [FN, TP]] |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in SETS:
+        report = read(card / f"{name}.json")
+        print(metrics_row(name, report))
+        if report and "per_video" in report:
+            print(metrics_row(f"{name}, per video ({report['per_video']['n_videos']} videos)", report["per_video"]))
+
+
+def robustness(card: Path) -> None:
+    print("| ROC-AUC drop under | " + " | ".join(SETS) + " |")
+    print("|---|" + "---|" * len(SETS))
+    reports = {name: read(card / f"{name}.json") for name in SETS}
+    for condition in ("clean",) + CONDITIONS:
+        cells = []
+        for name in SETS:
+            rows = {row["condition"]: row for row in (reports[name] or {}).get("robustness", [])}
+            if condition not in rows:
+                cells.append("-")
+            elif condition == "clean":
+                cells.append(f"{rows[condition]['roc_auc']:.3f}")
+            else:
+                drop = rows[condition]["roc_auc_drop"]
+                cells.append(f"**{drop:.3f}**" if drop > 0.03 else f"{drop:.3f}")
+        print(f"| {condition} | " + " | ".join(cells) + " |")
+
+
+def mesonet(card: Path) -> None:
+    print("| ROC-AUC (validation split) | " + " | ".join(SETS) + " |")
+    print("|---|" + "---|" * len(SETS))
+    ours = [read(card / f"{name}.json") for name in SETS]
+    print("| **shipped v2** | " + " | ".join(f"**{r['roc_auc']:.3f}**" if r else "-" for r in ours) + " |")
+    meso = {name: read(card / f"{name}.meso.json") for name in SETS}
+    checkpoints = next((m for m in meso.values() if m), None)
+    for index, entry in enumerate(checkpoints or []):
+        label = Path(entry["weights"]).stem
+        print(f"| {label} | " + " | ".join(f"{meso[name][index]['roc_auc']:.3f}" if meso[name] else "-"
+                                          for name in SETS) + " |")
+
+
+def held_out(folder: Path, prefix: str, title: str) -> None:
+    print(f"| {title} | ROC-AUC | AP | accuracy | precision | recall | F1 | ECE | confusion [[TN, FP], [FN, TP]] |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in SETS:
+        print(metrics_row(name, read(folder / f"{prefix}_{name}.json")))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--card", default="runs/card")
+    parser.add_argument("--xdomain", default="runs/card")
+    args = parser.parse_args()
+    card, xdomain = Path(args.card), Path(args.xdomain)
+    for title, table in (("In distribution", lambda: in_distribution(card)), ("Robustness", lambda: robustness(card)),
+                         ("MesoNet", lambda: mesonet(card)),
+                         ("Leave one set out", lambda: held_out(xdomain, "xdomain", "held out (all its images)")),
+                         ("Reals only", lambda: held_out(xdomain, "reals_only", "set (validation split)"))):
+        print(f"\n### {title}\n")
+        table()
+
+
+if __name__ == "__main__":
+    main()

@@ -202,7 +202,8 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         cache = FeatureCache(out_dir / FEATURE_CACHE, model, {
             "arch": config.arch, "model_kwargs": model_kwargs, "data": data_summary, "seed": config.seed,
             "preprocessing": preprocessing.to_dict(), "augmentation": asdict(augmentation), "amp": config.amp,
-            "faces": config.faces, "pseudo_fakes": pseudo_fakes}, device, config.batch_size, workers, config.amp, show_progress)
+            "faces": config.faces, "pseudo_fakes": pseudo_fakes}, device, config.batch_size, workers, config.amp,
+            show_progress)
     start_epoch, best_auc, history = 0, -1.0, []
     if config.resume:
         state = load_training_state(config.resume)
@@ -378,13 +379,13 @@ def add_pseudo_fakes(config: TrainConfig, train_images, set_ids, val_images, out
         val_images, val_ids = reals_only(val_images, val_ids)
     if not cluster.is_main:
         cluster.barrier()
-    quiet = (lambda message: None) if not cluster.is_main else log
+    # `log` is already silent on ranks other than 0 (fit), and so is the progress bar.
     train_images, set_ids, n_train = with_pseudo_fakes(train_images, set_ids, config.pseudo_fakes, cache_dir,
-                                                       config.taef2, show_progress, quiet, " (training)")
+                                                       config.taef2, show_progress, log, " (training)")
     n_val = 0
     if config.reals_only:
         val_images, _, n_val = with_pseudo_fakes(val_images, val_ids, config.pseudo_fakes, cache_dir, config.taef2,
-                                                 show_progress, quiet, " (validation)")
+                                                 show_progress, log, " (validation)")
     if cluster.is_main:
         cluster.barrier()
     if config.reals_only and not (n_train and n_val):

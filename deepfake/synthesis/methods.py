@@ -20,7 +20,12 @@ class PseudoFakeMethod:
     make: Callable[[Image.Image, np.random.Generator], Image.Image]
 
     def describe(self) -> Dict:
-        return {"method": self.name, "version": self.version}
+        return method_record(self.name)
+
+
+def method_record(name: str) -> Dict:
+    """How a checkpoint or a folder's manifest names the method that made its pseudo-fakes."""
+    return {"method": name, "version": VERSIONS[name]}
 
 
 def _self_blend(options: Dict) -> PseudoFakeMethod:

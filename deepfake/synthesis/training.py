@@ -7,7 +7,7 @@ from tqdm import tqdm
 from ..data import LabelledImage
 from ..errors import DeepfakeError
 from .cache import PseudoFakeCache
-from .methods import VERSIONS, create_method
+from .methods import create_method, method_record
 
 
 def with_pseudo_fakes(images: Sequence[LabelledImage], set_ids: Sequence[int], methods: Sequence[str], cache_dir,
@@ -15,8 +15,8 @@ def with_pseudo_fakes(images: Sequence[LabelledImage], set_ids: Sequence[int], m
                       ) -> Tuple[List[LabelledImage], List[int], int]:
     """`images` plus one pseudo-fake (label 1) per real image and method, each in its source's group and --data
     set (so --balance-sets keeps each set's share); returns (images, set ids, how many were added)."""
+    reals = list(zip(*reals_only(images, set_ids)))
     images, set_ids = list(images), list(set_ids)
-    reals = [(image, set_id) for image, set_id in zip(images, set_ids) if image.label == 0]
     added = 0
     for name in methods:
         cache = PseudoFakeCache(cache_dir, create_method(name, taef2))
@@ -40,5 +40,5 @@ def reals_only(images: Sequence[LabelledImage], set_ids: Sequence[int]) -> Tuple
 
 def pseudo_fake_record(methods: Sequence[str], only_reals: bool, n_train: int, n_val: int) -> Dict:
     """What the checkpoint says of its pseudo-fakes: each method with the version that made them."""
-    return {"methods": [{"method": name, "version": VERSIONS[name]} for name in methods],
+    return {"methods": [method_record(name) for name in methods],
             "reals_only": only_reals, "n_train": n_train, "n_val": n_val}

@@ -4,7 +4,7 @@ DIR gets real/ (links to the real images) and fake/ (each one's pseudo-fake, PNG
 of the same name, so `train.py --data DIR` reads it like any other set and the default --split-by source keeps
 every pair on one side of the split. The folder is for looking at, for other tools, and for training on a real
 set that will not be validated on; `train.py --pseudo-fakes` makes the same images from the training split's
-reals only, which is what an honest validation needs (README, "Pseudo-fakes").
+reals only, which is what an honest validation needs (docs/training.md).
 """
 import argparse
 import json

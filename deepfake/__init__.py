@@ -3,6 +3,7 @@
     from deepfake import load_detector
     detector = load_detector()                  # the shipped weights
     result = detector.predict("photo.jpg")      # Prediction(path, label, fake_probability)
+    result.evidence, result.decided_by          # provenance read from the file (deepfake.provenance)
 """
 __version__ = "0.1.0"
 
@@ -16,8 +17,11 @@ def __getattr__(name):
     if name in ("Detector", "load_detector", "Prediction", "DEFAULT_WEIGHTS"):
         from . import inference
         return getattr(inference, name)
+    if name in ("Evidence", "read_evidence"):
+        from . import provenance
+        return getattr(provenance, name)
     raise AttributeError(f"module 'deepfake' has no attribute {name!r}")
 
 
 __all__ = ["DeepfakeError", "create_model", "list_models", "register_model", "Detector", "load_detector",
-           "Prediction", "DEFAULT_WEIGHTS", "__version__"]
+           "Prediction", "DEFAULT_WEIGHTS", "Evidence", "read_evidence", "__version__"]

@@ -341,6 +341,7 @@ def evaluate_main(argv: Optional[List[str]] = None) -> int:
 # ---------------------------------------------------------------- predict.py
 def get_predict_parser() -> argparse.ArgumentParser:
     from .aggregate import AGGREGATIONS
+    from .provenance.evidence import EVIDENCE_MODES
     parser = argparse.ArgumentParser(description="Say whether images and videos are fake (AI-generated or "
                                                  "manipulated).")
     parser.add_argument("--image_path", required=True,
@@ -360,6 +361,13 @@ def get_predict_parser() -> argparse.ArgumentParser:
                              "regions drove its verdict")
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first file that cannot be read (default: report it, skip it, go on)")
+    parser.add_argument("--evidence", choices=EVIDENCE_MODES, default="decide",
+                        help="provenance (C2PA, XMP, PNG text, EXIF, invisible watermarks), reported beside the "
+                             "model's score: decide (default) lets a declaration of AI generation set the label, "
+                             "report only lists it, off skips reading")
+    parser.add_argument("--trust-anchors", metavar="PEM", default=None,
+                        help="root certificates a C2PA signer must chain to for its claim to count as verified "
+                             "(the project ships no trust list)")
     device_arguments(parser)
     parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                         help="onnx: run an exported .onnx file (--weights OUT.onnx) with onnxruntime, faster on "
@@ -369,17 +377,19 @@ def get_predict_parser() -> argparse.ArgumentParser:
 
 
 CSV_COLUMNS = ("path", "kind", "label", "fake_probability", "n_faces", "n_frames", "aggregation", "note",
-               "explanation")
+               "explanation", "decided_by", "evidence")
 
 
 def csv_row(record: dict) -> dict:
+    from .provenance.evidence import compact as compact_evidence
     frames = record.get("frames")
     faces = record.get("faces")
     return {"path": record["path"], "kind": "video" if frames is not None else "image", "label": record["label"],
             "fake_probability": record["fake_probability"],
             "n_faces": "" if faces is None else len(faces), "n_frames": "" if frames is None else len(frames),
             "aggregation": record.get("aggregation", ""), "note": record.get("note", ""),
-            "explanation": record.get("explanation", "")}
+            "explanation": record.get("explanation", ""), "decided_by": record["decided_by"],
+            "evidence": compact_evidence(record["evidence"])}
 
 
 def predict_main(argv: Optional[List[str]] = None) -> int:
@@ -389,6 +399,8 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
     from tqdm import tqdm
     from .images import load_rgb_image
     from .inference import Failure, collect_media, load_detector, predict_media
+    from .provenance import deciding_evidence
+    from .provenance.c2pa_manifest import load_trust_anchors
     from .video import is_video_file
 
     if args.frames < 1:
@@ -407,7 +419,8 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
         load_rgb_image(paths[0], shorter_side=1)
     if args.explain and args.backend != "torch":
         raise DeepfakeError("--explain needs gradients: use the torch backend (the default)")
-    detector = load_detector(args.weights, args.device, args.backend, args.amp)
+    trust_anchors = load_trust_anchors(args.trust_anchors)
+    detector = load_detector(args.weights, args.device, args.backend, args.amp, args.evidence, trust_anchors)
     if args.threshold is not None:
         detector.card.threshold = args.threshold
     face_detector = None
@@ -455,6 +468,8 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
                 print(json.dumps(record), flush=True)
             else:
                 print("\t".join([result.path, result.label, f"{result.fake_probability:.4f}"]
+                                + ([f"decided by provenance: {deciding_evidence(result.evidence).detail}"]
+                                   if result.decided_by == "provenance" else [])
                                 + ([record["explanation"]] if "explanation" in record else [])
                                 + ([record["note"]] if "note" in record else [])), flush=True)
     if len(paths) > 1 or n_failed:

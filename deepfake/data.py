@@ -163,10 +163,22 @@ class LabelledImageDataset(Dataset):
 
 
 class ImagePathDataset(LabelledImageDataset):
-    """Unlabelled images for prediction (label -1)."""
+    """Unlabelled images for prediction (label -1). `read_evidence(path, decoded image)`, if given, runs in the
+    worker beside the decode, and its result rides along as a fourth element (Batch.evidence)."""
 
-    def __init__(self, paths: Sequence[Path], transform: Callable):
+    def __init__(self, paths: Sequence[Path], transform: Callable, read_evidence: Optional[Callable] = None):
         super().__init__([LabelledImage(Path(path), -1, str(path)) for path in paths], transform)
+        self.read_evidence = read_evidence
+
+    def __getitem__(self, index: int):
+        if self.read_evidence is None:
+            return super().__getitem__(index)
+        path = self.images[index].path
+        try:
+            image = load_for(self.transform, path)
+        except DeepfakeError as error:
+            return DecodeFailure(index, str(error))
+        return self.transform(image), -1, index, self.read_evidence(path, image)
 
 
 @dataclass(frozen=True)
@@ -182,6 +194,7 @@ class Batch:
     indices: List[int]
     failures: List[DecodeFailure]
     crops_per_image: Optional[List[int]] = None  # evaluation only: how many of `images` belong to each image
+    evidence: Optional[List] = None  # prediction with provenance: each image's evidence (ImagePathDataset)
 
 
 def concatenate_crops(crop_sets: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, List[int]]:
@@ -208,9 +221,10 @@ def collate_skipping_failures(samples) -> Batch:
     tensors = [sample[0] for sample in good]
     labels = torch.tensor([sample[1] for sample in good], dtype=torch.float32)
     indices = [sample[2] for sample in good]
+    evidence = [sample[3] for sample in good] if len(good[0]) > 3 else None
     if tensors[0].dim() == 4:  # evaluation crops (EvalTransform): their number varies with the image
         images, crops_per_image = concatenate_crops(tensors)
-        return Batch(images, labels, indices, failures, crops_per_image)
+        return Batch(images, labels, indices, failures, crops_per_image, evidence)
     # default_collate also stacks straight into shared memory inside a worker.
     return Batch(default_collate(tensors), labels, indices, failures)
 

@@ -5,6 +5,7 @@
     for result in detector.predict_paths(paths): ...  # batched, decoded by worker processes
 """
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Sequence, Union
 
@@ -19,6 +20,7 @@ from .data import (ImagePathDataset, collate_skipping_failures, concatenate_crop
 from .engine import crop_averaged_logits, mixed_precision
 from .errors import DeepfakeError
 from .images import IMAGE_EXTENSIONS, load_rgb_image
+from .provenance import EVIDENCE_MODES, Evidence, deciding_evidence, read_evidence
 from .transforms import EvalTransform
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "deepfake_cnn.safetensors"
@@ -28,12 +30,15 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "deepfake
 class Prediction:
     path: Optional[str]
     label: str  # "fake" or "real"
-    fake_probability: float
+    fake_probability: float  # always the model's calibrated score, whatever decided the label
     details: dict = field(default_factory=dict)  # faces, frames, aggregation rule, notes
+    evidence: Optional[List[Evidence]] = None  # provenance read from the file; None: not read (--evidence off)
+    decided_by: str = "model"  # or "provenance": an AI-generation declaration set the label
 
     def to_dict(self) -> dict:
         return {"path": self.path, "label": self.label, "fake_probability": round(self.fake_probability, 6),
-                **self.details}
+                **self.details, "decided_by": self.decided_by,
+                "evidence": None if self.evidence is None else [item.to_dict() for item in self.evidence]}
 
 
 @dataclass(frozen=True)
@@ -44,10 +49,17 @@ class Failure:
 
 class Detector:
     def __init__(self, model: Callable[[torch.Tensor], torch.Tensor], card: ModelCard,
-                 device: Union[str, torch.device] = "cpu", amp: bool = False):
-        """`model`: an nn.Module (moved to `device`, eval mode), or any callable crops -> logits (onnx_backend)."""
+                 device: Union[str, torch.device] = "cpu", amp: bool = False, evidence: str = "decide",
+                 trust_anchors: Optional[str] = None):
+        """`model`: an nn.Module (moved to `device`, eval mode), or any callable crops -> logits (onnx_backend).
+        `evidence`: one of EVIDENCE_MODES; `trust_anchors`: PEM certificates a C2PA signer must chain to for its
+        claim to count as verified (none by default: the project ships no trust list)."""
+        if evidence not in EVIDENCE_MODES:
+            raise DeepfakeError(f"unknown evidence mode {evidence!r}; choose one of {', '.join(EVIDENCE_MODES)}")
         self.device = torch.device(device)
         self.amp = amp
+        self.evidence_mode = evidence
+        self.trust_anchors = trust_anchors
         if isinstance(model, torch.nn.Module):
             model = model.to(self.device, memory_format=torch.channels_last).eval()
         self.model = model
@@ -66,9 +78,24 @@ class Detector:
         """The decision rule: a calibrated P(fake) at or above the threshold chosen on validation."""
         return fake_probability >= self.threshold
 
-    def _verdict(self, path, fake_probability: float, **details) -> Prediction:
+    def read_evidence(self, path, decoded: Optional[Image.Image] = None) -> Optional[List[Evidence]]:
+        """The file's provenance evidence, or None under --evidence off."""
+        if self.evidence_mode == "off" or path is None:
+            return None
+        return read_evidence(path, decoded, self.trust_anchors)
+
+    def _evidence_reader(self) -> Optional[Callable]:
+        """What decoding workers call on each file beside the model's decode (picklable), or None when off."""
+        return None if self.evidence_mode == "off" else partial(read_evidence, trust_anchors=self.trust_anchors)
+
+    def _verdict(self, path, fake_probability: float, evidence: Optional[List[Evidence]] = None,
+                 **details) -> Prediction:
         label = "fake" if self.calls_fake(fake_probability) else "real"
-        return Prediction(None if path is None else str(path), label, fake_probability, details)
+        decided_by = "model"
+        if self.evidence_mode == "decide" and deciding_evidence(evidence):
+            label, decided_by = "fake", "provenance"
+        return Prediction(None if path is None else str(path), label, fake_probability, details, evidence,
+                          decided_by)
 
     def score_images(self, images: List[Image.Image]) -> List[float]:
         """Fake probabilities of already-decoded images (face crops, video frames), in one batch."""
@@ -87,8 +114,8 @@ class Detector:
     def predict_faces(self, image: Union[str, Path, Image.Image], face_detector, path=None) -> Prediction:
         if not isinstance(image, Image.Image):
             path, image = Path(image), load_rgb_image(image)
-        probability, evidence = self._faces_evidence(image, face_detector)
-        return self._verdict(path, probability, **evidence)
+        probability, faces = self._faces_evidence(image, face_detector)
+        return self._verdict(path, probability, self.read_evidence(path, image), **faces)
 
     def predict_video(self, path, n_frames: int = 16, face_detector=None, aggregation: str = "mean",
                       on_frame: Callable[[], None] = lambda: None) -> Prediction:
@@ -108,7 +135,8 @@ class Detector:
                 scores.append(score)
                 records.append({"index": frame.index, "time": round(frame.time, 3),
                                 "fake_probability": round(score, 6), **evidence})
-        return self._verdict(path, AGGREGATIONS[aggregation](scores), aggregation=aggregation, frames=records)
+        return self._verdict(path, AGGREGATIONS[aggregation](scores), self.read_evidence(path),
+                             aggregation=aggregation, frames=records)
 
     @torch.inference_mode()
     def fake_probabilities(self, crops: torch.Tensor, crops_per_image: Sequence[int]) -> torch.Tensor:
@@ -126,22 +154,24 @@ class Detector:
             pil_image = load_for(self.transform, path)  # as predict_paths decodes it
         crops = self.transform(pil_image)
         probability = self.fake_probabilities(crops, [len(crops)])[0].item()
-        return self._verdict(path, probability)
+        return self._verdict(path, probability, self.read_evidence(path, pil_image))
 
     def predict_paths(self, paths: Sequence[Path], batch_size: int = 32, workers: Optional[int] = None,
                       on_batch: Callable[[int], None] = lambda n: None) -> Iterator[Union[Prediction, Failure]]:
         """Predictions (or Failures, for files that do not decode) in input order, streamed batch by batch."""
         paths = list(paths)
         workers = min(worker_count(workers), max(0, len(paths) // batch_size))
-        loader = DataLoader(ImagePathDataset(paths, self.transform), batch_size=batch_size, num_workers=workers,
+        dataset = ImagePathDataset(paths, self.transform, self._evidence_reader())  # evidence read in the workers
+        loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers,
                             collate_fn=collate_skipping_failures, pin_memory=self.device.type == "cuda")
         for batch in loader:
             results = {failure.index: Failure(str(paths[failure.index]), failure.message)
                        for failure in batch.failures}
             if batch.indices:
                 probabilities = self.fake_probabilities(batch.images, batch.crops_per_image).tolist()
-                for index, probability in zip(batch.indices, probabilities):
-                    results[index] = self._verdict(paths[index], probability)
+                evidence = batch.evidence or [None] * len(batch.indices)
+                for index, probability, found in zip(batch.indices, probabilities, evidence):
+                    results[index] = self._verdict(paths[index], probability, found)
             yield from (results[index] for index in sorted(results))
             on_batch(len(results))
 
@@ -156,7 +186,8 @@ BACKENDS = {"torch": load_model, "onnx": _load_onnx}
 
 
 def load_detector(weights: Union[str, Path, None] = None, device: Optional[str] = None,
-                  backend: str = "torch", amp: bool = False) -> Detector:
+                  backend: str = "torch", amp: bool = False, evidence: str = "decide",
+                  trust_anchors: Optional[str] = None) -> Detector:
     if backend not in BACKENDS:
         raise DeepfakeError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend != "torch" and device not in (None, "cpu"):
@@ -164,7 +195,8 @@ def load_detector(weights: Union[str, Path, None] = None, device: Optional[str] 
     model, card = BACKENDS[backend](weights or DEFAULT_WEIGHTS)
     if backend != "torch":
         device = "cpu"
-    return Detector(model, card, device or ("cuda" if torch.cuda.is_available() else "cpu"), amp=amp)
+    return Detector(model, card, device or ("cuda" if torch.cuda.is_available() else "cpu"), amp=amp,
+                    evidence=evidence, trust_anchors=trust_anchors)
 
 
 def predict_media(detector: Detector, paths: Sequence[Path], face_detector=None, n_frames: int = 16,

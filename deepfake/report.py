@@ -13,6 +13,7 @@ from PIL import Image
 from .evaluation import Evaluation
 from .images import load_rgb_image
 from .errors import DeepfakeError
+from .provenance import read_evidence
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;
@@ -25,6 +26,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .plots img{width:100%;border:1px solid #eee}
 .thumbs{display:flex;flex-wrap:wrap;gap:.8rem} figure{margin:0;width:150px;font-size:.75rem;word-break:break-all}
 figure img{width:150px;height:150px;object-fit:cover;border:3px solid #d62728} .none{color:#888}
+ul.evidence{margin:.2rem 0 0;padding-left:1rem;color:#555}
 """
 
 
@@ -62,8 +64,18 @@ def _thumbnails(mistakes: List[Dict]) -> str:
             continue
         cells.append(f'<figure><img src="{source}" alt="{html.escape(Path(mistake["path"]).name)}">'
                      f'<figcaption>{mistake["fake_probability"]:.3f} &mdash; '
-                     f'{html.escape(Path(mistake["path"]).name)}</figcaption></figure>')
+                     f'{html.escape(Path(mistake["path"]).name)}{_evidence_list(mistake["path"])}</figcaption>'
+                     f'</figure>')
     return f'<div class="thumbs">{"".join(cells)}</div>'
+
+
+def _evidence_list(path) -> str:
+    """What the file's metadata declares (provenance), under its thumbnail: a mistake the metadata would have
+    settled is worth seeing as such."""
+    evidence = read_evidence(path)
+    items = "".join(f'<li title="{html.escape(item.detail)}">{html.escape(item.kind)}: {html.escape(item.says)}'
+                    f'{" (verified)" if item.verified else ""}</li>' for item in evidence)
+    return f'<ul class="evidence">{items}</ul>' if items else ""
 
 
 def _metrics_tables(report: Dict) -> str:

@@ -123,7 +123,8 @@ def test_predict_folder_plain_and_json_skipping_a_corrupt_file(trained_checkpoin
     assert result.returncode == 1  # some files failed: the exit code says so
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["path"].split("/")[-1] for r in records] == ["a_fake.png", "b_real.png"]
-    assert all(set(r) == {"path", "label", "fake_probability"} for r in records)
+    assert all(set(r) == {"path", "label", "fake_probability", "decided_by", "evidence"} for r in records)
+    assert all(r["evidence"] == [] and r["decided_by"] == "model" for r in records)  # no metadata, no say
     assert [r["label"] for r in records] == ["fake", "real"]
     assert "c_broken.jpg" in result.stderr and "2 scored, 1 failed" in result.stderr
 

@@ -5,7 +5,8 @@
 (a) decode + preprocess alone (same DataLoader, same workers; also with every pixel decoded, to show what
 decoding a large JPEG at a reduced scale saves), (b) the model alone on pre-decoded tensors
 (float32, bfloat16 autocast, torch.compile with --compile, and the ONNX export under onnxruntime),
-end to end = predict_paths (decode -> preprocess -> model -> results) with the torch and the onnx backend,
+end to end = predict_paths (decode -> preprocess -> model -> results) with the torch and the onnx backend
+(float32, and int8 weights from `python -m deepfake.export --int8`),
 and (c) torchvision's ResNet-50 (random init, eval, 224 px; CNNDetection's backbone) end to end on the same
 files. On a machine where decoding and the model share the cores, the best a pipeline can do is the serial
 bound 1/(1/a + 1/b). Prints the figures, then the ratios.
@@ -99,6 +100,9 @@ def main() -> None:
     export_onnx(args.weights, onnx_file)
     onnx_detector = load_detector(onnx_file, backend="onnx")
     onnx_model = model_alone(onnx_detector.model)
+    int8_detector = load_detector(export_onnx(args.weights, onnx_file.with_name("int8.onnx"), int8=True),
+                                  backend="onnx")
+    int8_model = model_alone(int8_detector.model)
 
     def end_to_end_rate(chosen) -> float:
         started = time.perf_counter()
@@ -107,6 +111,7 @@ def main() -> None:
 
     end_to_end = end_to_end_rate(detector)
     onnx_end_to_end = end_to_end_rate(onnx_detector)
+    int8_end_to_end = end_to_end_rate(int8_detector)
 
     from torchvision.models import resnet50
     from torchvision.transforms import v2
@@ -131,9 +136,11 @@ def main() -> None:
     if compiled is not None:
         print(f"    model alone, torch.compile       {compiled:8.1f} images/s")
     print(f"    model alone, onnxruntime         {onnx_model:8.1f} images/s")
+    print(f"    model alone, onnxruntime int8    {int8_model:8.1f} images/s")
     print(f"    serial bound 1/(1/a+1/b)         {bound:8.1f} images/s")
     print(f"    end to end (predict_paths)       {end_to_end:8.1f} images/s")
     print(f"    end to end, --backend onnx       {onnx_end_to_end:8.1f} images/s  (bound {onnx_bound:.1f})")
+    print(f"    end to end, onnx int8            {int8_end_to_end:8.1f} images/s")
     print(f"(c) ResNet-50 end to end             {resnet_end_to_end:8.1f} images/s")
     print(f"ratio end-to-end / serial bound: {end_to_end / bound:.2f} (target >= 0.85); "
           f"onnx {onnx_end_to_end / onnx_bound:.2f}")
@@ -142,7 +149,8 @@ def main() -> None:
           f"{model_bf16 / model_only:.2f}" + (f"; compiled / eager model alone: {compiled / model_only:.2f}"
                                              if compiled is not None else ""))
     print(f"ratio ours / ResNet-50 end to end: {end_to_end / resnet_end_to_end:.2f}, with --backend onnx "
-          f"{onnx_end_to_end / resnet_end_to_end:.2f} (target >= 10)")
+          f"{onnx_end_to_end / resnet_end_to_end:.2f}, onnx int8 {int8_end_to_end / resnet_end_to_end:.2f} "
+          f"(target >= 2 for detector v2)")
 
 
 if __name__ == "__main__":

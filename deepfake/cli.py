@@ -17,7 +17,8 @@ def run_cli(main: Callable[[Optional[List[str]]], int]) -> Callable[[Optional[Li
         try:
             sys.exit(main(argv))
         except DeepfakeError as error:
-            print(f"error: {error}", file=sys.stderr)
+            if os.environ.get("RANK", "0") == "0":  # under torchrun every rank fails alike: say it once
+                print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
@@ -265,6 +266,7 @@ def get_evaluate_parser() -> argparse.ArgumentParser:
                         help="write ROC, precision-recall, confusion matrix, score histogram and reliability PNGs")
     parser.add_argument("--report", metavar="HTML", default=None,
                         help="write one self-contained HTML page: metrics, plots, worst mistakes, model card")
+    device_arguments(parser)
     loader_arguments(parser)
     return parser
 
@@ -308,13 +310,21 @@ def evaluate_main(argv: Optional[List[str]] = None) -> int:
     if args.data is None and not any(Path(DEFAULT_DATA).glob("*/*")):
         raise DeepfakeError(f"{DEFAULT_DATA}/ is empty: put images in {DEFAULT_DATA}/real/ and {DEFAULT_DATA}/fake/ "
                             f"(see {DEFAULT_DATA}/README.md) or pass --data DIR")
-    evaluations = evaluate_checkpoints(args.weights, data_dirs, split, args.batch_size, args.workers,
-                                       args.threshold, show_progress=sys.stderr.isatty(),
-                                       on_failure=lambda message: print(f"skipped: {message}", file=sys.stderr),
-                                       robustness=args.robustness, per_video=args.per_video,
-                                       stress={"stress_images": args.stress_images,
-                                               "attack_images": args.attack_images,
-                                               "transfer_from": args.transfer_from} if args.stress else None)
+    from .distributed import default_device, start_cluster, stop_cluster
+    cluster = start_cluster(default_device(args.device).type)  # torchrun: the ranks share the scoring
+    try:
+        evaluations = evaluate_checkpoints(args.weights, data_dirs, split, args.batch_size, args.workers,
+                                           args.threshold, show_progress=sys.stderr.isatty(),
+                                           on_failure=lambda message: print(f"skipped: {message}", file=sys.stderr),
+                                           robustness=args.robustness, per_video=args.per_video,
+                                           stress={"stress_images": args.stress_images,
+                                                   "attack_images": args.attack_images,
+                                                   "transfer_from": args.transfer_from} if args.stress else None,
+                                           cluster=cluster, device=args.device, amp=args.amp)
+    finally:
+        stop_cluster(cluster)
+    if not cluster.is_main:
+        return 0  # rank 0 reports for every rank, once
     reports = [evaluation.report for evaluation in evaluations]
     print(format_report(reports[0]) if len(reports) == 1 else format_comparison(reports))
     for report in reports:
@@ -393,12 +403,15 @@ def csv_row(record: dict) -> dict:
 
 
 def predict_main(argv: Optional[List[str]] = None) -> int:
+    """One process, or one rank of `torchrun --nproc_per_node N predict.py ...`: each rank scores a strided shard
+    of the files (in the order one process reports them) and rank 0 writes every result, in that order."""
     args = get_predict_parser().parse_args(argv)
     import csv
     from contextlib import ExitStack
     from tqdm import tqdm
+    from .distributed import default_device, rank_device, start_cluster, stop_cluster
     from .images import load_rgb_image
-    from .inference import Failure, collect_media, load_detector, predict_media
+    from .inference import Failure, collect_media, load_detector, predict_media, reporting_order
     from .provenance import deciding_evidence
     from .provenance.c2pa_manifest import load_trust_anchors
     from .video import is_video_file
@@ -411,7 +424,8 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
             raise DeepfakeError(f"{message} (--strict)")
         tqdm.write(f"skipped: {message}", file=sys.stderr)
 
-    paths = collect_media(args.image_path, on_error=report_failure)
+    is_main = os.environ.get("RANK", "0") == "0"
+    paths = collect_media(args.image_path, on_error=report_failure if is_main else lambda message: None)
     single_image = not Path(args.image_path).is_dir() and not is_video_file(paths[0])
     if single_image:
         # A single bad file is a fatal error, checked before the model loads. The check decodes a large JPEG at
@@ -420,40 +434,38 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
     if args.explain and args.backend != "torch":
         raise DeepfakeError("--explain needs gradients: use the torch backend (the default)")
     trust_anchors = load_trust_anchors(args.trust_anchors)
-    detector = load_detector(args.weights, args.device, args.backend, args.amp, args.evidence, trust_anchors)
-    if args.threshold is not None:
-        detector.card.threshold = args.threshold
-    face_detector = None
-    if args.faces or detector.card.preprocessing.faces:  # a face-trained checkpoint always scores faces
-        from .faces import FaceDetector
-        face_detector = FaceDetector()
-    show_bars = sys.stderr.isatty()
+    device = default_device(args.device)
+    cluster = start_cluster(device.type)
+    try:
+        detector = load_detector(args.weights, str(rank_device(device, cluster)), args.backend, args.amp,
+                                 args.evidence, trust_anchors)
+        if args.threshold is not None:
+            detector.card.threshold = args.threshold
+        face_detector = None
+        if args.faces or detector.card.preprocessing.faces:  # a face-trained checkpoint always scores faces
+            from .faces import FaceDetector
+            face_detector = FaceDetector()
+        show_bars = sys.stderr.isatty() and cluster.is_main
 
-    def frame_bar(path: Path):
-        bar = tqdm(total=args.frames, unit="frame", desc=path.name, file=sys.stderr, leave=False,
-                   disable=not show_bars)
-        return lambda: bar.update(1)
+        def frame_bar(path: Path):
+            bar = tqdm(total=args.frames, unit="frame", desc=path.name, file=sys.stderr, leave=False,
+                       disable=not show_bars)
+            return lambda: bar.update(1)
 
-    if single_image:
-        results = [detector.predict_faces(load_rgb_image(paths[0]), face_detector, path=paths[0]) if face_detector
-                   else detector.predict(paths[0])]  # decoded as a folder's images are (load_for)
-    else:
-        bar = tqdm(total=len(paths), unit="file", desc="predicting", file=sys.stderr, disable=not show_bars)
-        results = predict_media(detector, paths, face_detector, args.frames, args.aggregate, args.batch_size,
-                                args.workers, on_progress=bar.update, on_video=frame_bar)
-    n_failed = n_scored = 0
-    with ExitStack() as stack:
-        csv_writer = None
-        if args.csv:
-            handle = stack.enter_context(open(args.csv, "w", newline=""))
-            csv_writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-            csv_writer.writeheader()
-        for result in results:
+        if single_image:
+            results = [detector.predict_faces(load_rgb_image(paths[0]), face_detector, path=paths[0])
+                       if face_detector else detector.predict(paths[0])  # decoded as a folder's images are
+                       ] if cluster.is_main else []
+        else:
+            mine = cluster.shard(reporting_order(paths))
+            bar = tqdm(total=len(mine), unit="file", desc="predicting", file=sys.stderr, disable=not show_bars)
+            results = predict_media(detector, mine, face_detector, args.frames, args.aggregate, args.batch_size,
+                                    args.workers, on_progress=bar.update, on_video=frame_bar)
+
+        def output(result):
+            """A Failure as it is, or (JSON record, text line): what rank 0 writes for this file."""
             if isinstance(result, Failure):
-                n_failed += 1
-                report_failure(result.message)
-                continue
-            n_scored += 1
+                return result
             record = result.to_dict()
             if args.explain and "frames" not in record:
                 from .explain import save_explanation
@@ -462,16 +474,37 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
                 record["explanation"] = str(explanation)
                 if note:
                     record["explanation_note"] = note
+            line = "\t".join([result.path, result.label, f"{result.fake_probability:.4f}"]
+                             + ([f"decided by provenance: {deciding_evidence(result.evidence).detail}"]
+                                if result.decided_by == "provenance" else [])
+                             + ([record["explanation"]] if "explanation" in record else [])
+                             + ([record["note"]] if "note" in record else []))
+            return record, line
+
+        outputs = (output(result) for result in results)  # streamed as scored, in one process
+        if cluster.distributed and not single_image:
+            outputs = cluster.merge_shards(list(outputs))
+    finally:
+        stop_cluster(cluster)
+    if not cluster.is_main:
+        return 0  # rank 0 reports for every rank, once
+    n_failed = n_scored = 0
+    with ExitStack() as stack:
+        csv_writer = None
+        if args.csv:
+            handle = stack.enter_context(open(args.csv, "w", newline=""))
+            csv_writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+            csv_writer.writeheader()
+        for item in outputs:
+            if isinstance(item, Failure):
+                n_failed += 1
+                report_failure(item.message)
+                continue
+            n_scored += 1
+            record, line = item
             if csv_writer:
                 csv_writer.writerow(csv_row(record))
-            if args.json:
-                print(json.dumps(record), flush=True)
-            else:
-                print("\t".join([result.path, result.label, f"{result.fake_probability:.4f}"]
-                                + ([f"decided by provenance: {deciding_evidence(result.evidence).detail}"]
-                                   if result.decided_by == "provenance" else [])
-                                + ([record["explanation"]] if "explanation" in record else [])
-                                + ([record["note"]] if "note" in record else [])), flush=True)
+            print(json.dumps(record) if args.json else line, flush=True)
     if len(paths) > 1 or n_failed:
         print(f"{n_scored} scored, {n_failed} failed", file=sys.stderr)
     return 1 if n_failed else 0

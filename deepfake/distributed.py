@@ -1,4 +1,4 @@
-"""Data-parallel training across processes: torchrun's environment in, one `Cluster` out.
+"""Data-parallel training and sharded scoring across processes: torchrun's environment in, one `Cluster` out.
 
 `torchrun --nproc_per_node N train.py ...` starts N copies of the same command and sets RANK, WORLD_SIZE and
 LOCAL_RANK; a plain `python train.py` is the one-process case of the same code (rank 0 of 1), so there is no
@@ -51,6 +51,25 @@ class Cluster:
         dist.all_reduce(totals)
         return totals.tolist()
 
+    def shard(self, items: Sequence) -> list:
+        """This rank's deterministic share of `items`: every world_size-th item from its rank on. Strided, not
+        in blocks, so that a sorted list's slow tail (videos come last) is spread over the ranks."""
+        return list(items[self.rank::self.world_size])
+
+    def merge_shards(self, shard_items: Sequence) -> list:
+        """The inverse of shard() on rank 0: each rank's items, for its shard in order, interleaved back into the
+        order of the unsharded list. Other ranks get []."""
+        if not self.distributed:
+            return list(shard_items)
+        gathered = [None] * self.world_size if self.is_main else None
+        dist.gather_object(list(shard_items), gathered, dst=0)
+        if not self.is_main:
+            return []
+        merged = [None] * sum(len(items) for items in gathered)
+        for rank, items in enumerate(gathered):
+            merged[rank::self.world_size] = items
+        return merged
+
     def gather(self, item) -> list:
         """Every rank's `item`, in rank order, on every rank (so all ranks take the same decisions)."""
         if not self.distributed:
@@ -70,6 +89,20 @@ def start_cluster(device_type: str) -> Cluster:
         # NCCL moves CUDA tensors; gloo is the CPU backend (and what the CI test runs).
         dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
     return cluster
+
+
+def default_device(requested: Optional[str] = None) -> torch.device:
+    """--device as given, else the GPU where there is one."""
+    return torch.device(requested or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def rank_device(device: torch.device, cluster: Cluster) -> torch.device:
+    """Under torchrun each rank takes the GPU of its local rank (and makes it current, as NCCL needs)."""
+    if device.type != "cuda" or not cluster.distributed:
+        return device
+    device = torch.device("cuda", cluster.local_rank)
+    torch.cuda.set_device(device)
+    return device
 
 
 def stop_cluster(cluster: Cluster) -> None:

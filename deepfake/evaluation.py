@@ -10,8 +10,10 @@ from tqdm import tqdm
 
 from .aggregate import AGGREGATIONS
 from .checkpoint import ModelCard
-from .data import LabelledImageDataset, collate_skipping_failures, discover_roots, select_split, worker_count
-from .engine import score
+from .data import (DecodeFailure, LabelledImageDataset, collate_skipping_failures, discover_roots, select_split,
+                   worker_count)
+from .distributed import Cluster, default_device, rank_device
+from .engine import Scores, score
 from .errors import DeepfakeError
 from .inference import Detector, load_detector
 from .metrics import binary_metrics
@@ -40,25 +42,35 @@ def evaluate_checkpoints(weights: Sequence, data_dirs: Sequence, split: str = "a
                          workers: Optional[int] = None, threshold: Optional[float] = None,
                          show_progress: bool = True, on_failure: Callable[[str], None] = lambda message: None,
                          robustness: bool = False, stress: Optional[Dict] = None,
-                         per_video: Optional[str] = None) -> List[Evaluation]:
-    """One evaluation per checkpoint, all on the same folders (scanned once).
+                         per_video: Optional[str] = None, cluster: Cluster = Cluster(),
+                         device: Optional[str] = None, amp: bool = False) -> List[Evaluation]:
+    """One evaluation per checkpoint, all on the same folders (scanned once). Under torchrun (`cluster`), the
+    ranks share the scoring and rank 0 gets the evaluations; the others get [].
 
     split="val" or "train" takes the side of the split each checkpoint recorded when it was trained;
     robustness=True adds the degradation table to each report (under "robustness"); stress, a dict of
     stress_sweep's options, adds the lighting / resolution / evasion sweep (under "stress"); per_video, a key of
-    AGGREGATIONS, adds metrics over videos (under "per_video": see video_level_report).
+    AGGREGATIONS, adds metrics over videos (under "per_video": see video_level_report). A .onnx file runs on
+    onnxruntime (the onnx backend); `amp` scores in bfloat16.
     """
+    if cluster.distributed and (robustness or stress is not None):
+        raise DeepfakeError("--robustness and --stress run in one process: run evaluate.py without torchrun")
     images_by_root = discover_roots(data_dirs)
     # A video is a sub-folder of a class folder within one --data folder: two folders may both hold real/000.
     video_of = ({image.path: (root, image.group) for root, images in images_by_root.items() for image in images}
                 if per_video else {})
     evaluations = []
     for checkpoint in weights:
-        detector = load_detector(checkpoint)
+        backend = "onnx" if Path(checkpoint).suffix == ".onnx" else "torch"
+        detector = load_detector(checkpoint, str(rank_device(default_device(device), cluster)) if backend == "torch"
+                                 else None, backend, amp)
         recorded = recorded_split(detector.card)
         images = select_split(images_by_root, split, **recorded)
-        evaluation = evaluate_detector(detector, images, batch_size, workers, threshold, show_progress, on_failure,
-                                       name=Path(checkpoint).name)
+        evaluation = evaluate_detector(detector, images, batch_size, workers, threshold,
+                                       show_progress and cluster.is_main, on_failure, name=Path(checkpoint).name,
+                                       cluster=cluster)
+        if evaluation is None:
+            continue  # another rank's share, merged on rank 0
         evaluation.report.update({"weights": str(checkpoint), "data": [str(d) for d in data_dirs], "split": split})
         if per_video:
             evaluation.report["per_video"] = video_level_report(evaluation, video_of, per_video)
@@ -79,16 +91,26 @@ def evaluate_checkpoints(weights: Sequence, data_dirs: Sequence, split: str = "a
 def evaluate_detector(detector: Detector, images, batch_size: int = 32, workers: Optional[int] = None,
                       threshold: Optional[float] = None, show_progress: bool = True,
                       on_failure: Callable[[str], None] = lambda message: None, name: str = "model",
-                      transform: Optional[Callable] = None) -> Evaluation:
-    """Score labelled images; `transform` replaces the detector's own (to perturb images first, say)."""
-    dataset = LabelledImageDataset(images, transform or detector.transform)
+                      transform: Optional[Callable] = None, cluster: Cluster = Cluster()) -> Optional[Evaluation]:
+    """Score labelled images; `transform` replaces the detector's own (to perturb images first, say).
+
+    Under torchrun (`cluster`), each rank scores a shard and rank 0 gathers every score before any metric, so
+    the figures are one process's; other ranks return None."""
+    images = list(images)
+    dataset = LabelledImageDataset(cluster.shard(images), transform or detector.transform)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=worker_count(workers),
                         collate_fn=collate_skipping_failures)
     started = time.time()
     with tqdm(total=len(dataset), desc=f"scoring {name}", unit="img", leave=False, disable=not show_progress) as bar:
-        scores = score(detector.model, loader, detector.device, to_probability=detector.probability_from_logits,
+        scores = score(detector.model, loader, detector.device, amp=detector.amp,
+                       to_probability=detector.probability_from_logits,
                        on_batch=lambda batch: bar.update(len(batch.indices) + len(batch.failures)))
     seconds = time.time() - started
+    if cluster.distributed:
+        scores = merged_scores(cluster, scores, len(dataset))
+        if scores is None:
+            return None
+        dataset = LabelledImageDataset(images, dataset.transform)
     for failure in scores.failures:
         on_failure(failure.message)
     if not scores.indices:
@@ -103,6 +125,29 @@ def evaluate_detector(detector: Detector, images, batch_size: int = 32, workers:
     })
     return Evaluation(report, [dataset.images[i].path for i in scores.indices], scores.labels,
                       scores.fake_probabilities, detector.card)
+
+
+def merged_scores(cluster: Cluster, scores: Scores, n_local: int) -> Optional[Scores]:
+    """Every rank's shard of scores, back in the order of the unsharded list, on rank 0 (None elsewhere)."""
+    per_image: list = [None] * n_local
+    for index, label, logit, probability in zip(scores.indices, scores.labels, scores.logits,
+                                                scores.fake_probabilities):
+        per_image[index] = (label, logit, probability)
+    for failure in scores.failures:
+        per_image[failure.index] = failure.message
+    merged = cluster.merge_shards(per_image)
+    if not cluster.is_main:
+        return None
+    whole = Scores()
+    for index, item in enumerate(merged):
+        if isinstance(item, str):
+            whole.failures.append(DecodeFailure(index, item))
+        else:
+            whole.indices.append(index)
+            whole.labels.append(item[0])
+            whole.logits.append(item[1])
+            whole.fake_probabilities.append(item[2])
+    return whole
 
 
 def video_level_report(evaluation: Evaluation, video_of: Dict[Path, Tuple[str, str]], rule: str = "mean") -> Dict:

@@ -199,12 +199,19 @@ def load_detector(weights: Union[str, Path, None] = None, device: Optional[str] 
                     evidence=evidence, trust_anchors=trust_anchors)
 
 
+def reporting_order(paths: Sequence[Path]) -> List[Path]:
+    """The order predict_media reports files in: images first (they batch), then videos, each in input order."""
+    from .video import is_video_file
+    return [path for path in paths if not is_video_file(path)] + [path for path in paths if is_video_file(path)]
+
+
 def predict_media(detector: Detector, paths: Sequence[Path], face_detector=None, n_frames: int = 16,
                   aggregation: str = "mean", batch_size: int = 32, workers: Optional[int] = None,
                   on_progress: Callable[[int], None] = lambda n: None,
                   on_video: Callable[[Path], Callable[[], None]] = lambda path: (lambda: None)
                   ) -> Iterator[Union[Prediction, Failure]]:
-    """Images first (batched, or face by face), then videos one by one; a bad file becomes a Failure."""
+    """Images first (batched, or face by face), then videos one by one (reporting_order); a bad file becomes a
+    Failure."""
     from .video import is_video_file
     images = [path for path in paths if not is_video_file(path)]
     videos = [path for path in paths if is_video_file(path)]

@@ -21,6 +21,9 @@ class OnnxModel:
     def __init__(self, session):
         self.session = session
 
+    def eval(self) -> "OnnxModel":
+        return self  # always in inference mode; here so that scoring code treats both backends alike
+
     def __call__(self, crops: torch.Tensor) -> torch.Tensor:
         pixels = np.ascontiguousarray(crops.detach().cpu().numpy(), dtype=np.float32)
         return torch.from_numpy(self.session.run(None, {INPUT_NAME: pixels})[0])

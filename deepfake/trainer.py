@@ -23,7 +23,7 @@ from .checkpoint import (ModelCard, load_model, load_trained_state, load_trainin
                          save_training_state, trained_state)
 from .data import (LabelledImage, LabelledImageDataset, collate_skipping_failures, count_labels, load_split,
                    worker_count)
-from .distributed import Cluster, GlobalBatchSampler, start_cluster, stop_cluster
+from .distributed import Cluster, GlobalBatchSampler, rank_device, start_cluster, stop_cluster
 from .ema import ExponentialMovingAverage
 from .engine import score, train_one_epoch
 from .errors import DeepfakeError
@@ -117,10 +117,7 @@ def fit(config: TrainConfig, log=print) -> Path:
 
 def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
     out_dir = Path(config.out_dir)
-    device = torch.device(config.device)
-    if device.type == "cuda" and cluster.distributed:
-        device = torch.device("cuda", cluster.local_rank)
-        torch.cuda.set_device(device)
+    device = rank_device(torch.device(config.device), cluster)
     show_progress = config.show_progress and cluster.is_main
     train_images, val_images, data_summary = load_split(config.data_dirs, config.val_fraction, config.seed,
                                                         config.split_by, config.train_fraction)

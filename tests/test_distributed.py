@@ -1,4 +1,6 @@
-"""Data-parallel training: two gloo processes under torchrun take the same steps as one process."""
+"""Data-parallel training: two gloo processes under torchrun take the same steps as one process; sharded
+prediction and evaluation write what one process writes."""
+import json
 import os
 import socket
 import subprocess
@@ -123,3 +125,42 @@ def test_two_process_ddp_matches_a_single_process_run(tmp_path, arch):
     seed_everything(0)
     initial = create_model(arch, **model_kwargs).state_dict()
     assert max((one["model"][name] - initial[name]).abs().max().item() for name in one["model"]) > 1e-2
+
+
+# ---------------------------------------------------------------- sharded prediction and evaluation
+def torchrun(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--master_addr", "127.0.0.1", "--master_port", str(free_port()), *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+def test_sharded_prediction_writes_what_one_process_writes(tmp_path, trained_checkpoint):
+    """Good images, a corrupt one and a video: rank 0 merges both shards into the single-process CSV, byte
+    for byte, and the failure is reported once, with the same exit code."""
+    from test_faces_video import write_video
+    folder = symmetric_folder(tmp_path / "mixed", n_per_class=5)
+    (folder / "real" / "002_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    write_video(folder / "fake" / "clip.mp4", Image.open(folder / "fake" / "000.png").resize((64, 64)), n_frames=4)
+    common = ["--image_path", str(folder), "--weights", str(trained_checkpoint), "--workers", "0"]
+    single = run_script("predict.py", *common, "--csv", str(tmp_path / "single.csv"))
+    sharded = torchrun(str(ROOT / "predict.py"), *common, "--csv", str(tmp_path / "sharded.csv"))
+    assert single.returncode == 1 and sharded.returncode == 1  # one file failed, in both
+    assert (tmp_path / "sharded.csv").read_bytes() == (tmp_path / "single.csv").read_bytes()
+    assert sharded.stdout == single.stdout
+    assert sharded.stderr.count("skipped:") == 1 and sharded.stderr.count("11 scored, 1 failed") == 1
+    assert "11 scored, 1 failed" in single.stderr
+    assert "clip.mp4" in single.stdout  # the video was scored, by one rank or the other
+
+
+def test_sharded_evaluation_gathers_every_score_before_the_metrics(tmp_path, trained_checkpoint):
+    folder = symmetric_folder(tmp_path / "data", n_per_class=9)  # odd: the shards differ in size
+    common = ["--data", str(folder), "--weights", str(trained_checkpoint), "--workers", "0"]
+    single = run_script("evaluate.py", *common, "--json", str(tmp_path / "single.json"))
+    sharded = torchrun(str(ROOT / "evaluate.py"), *common, "--json", str(tmp_path / "sharded.json"))
+    assert single.returncode == 0 and sharded.returncode == 0, sharded.stderr
+    one, two = (json.loads((tmp_path / f"{name}.json").read_text()) for name in ("single", "sharded"))
+    one.pop("images_per_second"), two.pop("images_per_second")
+    assert one == two and one["n_real"] + one["n_fake"] == 18
+    refused = torchrun(str(ROOT / "evaluate.py"), *common, "--robustness")
+    assert refused.returncode != 0 and refused.stderr.count("run in one process") == 1

@@ -37,6 +37,19 @@ def test_onnx_probabilities_match_pytorch_within_1e_4(shipped_onnx, varied_image
     assert np.ptp(eager) > 1e-3  # the images differ in score, so agreement is not agreement on a constant
 
 
+def test_int8_export_is_smaller_keeps_the_card_and_ranks_alike(shipped_onnx, varied_images, tmp_path):
+    """Quantisation moves the scores a little (how much ROC-AUC that costs is the model card's backend table,
+    tools/backend_table.py); here: a quarter of the size, the same card, scores that still track float32's."""
+    int8 = export_onnx(DEFAULT_WEIGHTS, tmp_path / "int8.onnx", int8=True)
+    assert int8.stat().st_size < 0.35 * shipped_onnx.stat().st_size
+    assert load_detector(int8, backend="onnx").card == load_detector(shipped_onnx, backend="onnx").card
+    paths = sorted(varied_images.iterdir())
+    exact = [p.fake_probability for p in load_detector(shipped_onnx, backend="onnx").predict_paths(paths)]
+    quantised = [p.fake_probability for p in load_detector(int8, backend="onnx").predict_paths(paths)]
+    assert 0 < np.max(np.abs(np.array(exact) - np.array(quantised))) < 0.5
+    assert np.corrcoef(exact, quantised)[0, 1] > 0.8
+
+
 def test_onnx_file_carries_the_model_card(shipped_onnx):
     onnx_detector = load_detector(shipped_onnx, backend="onnx")
     assert onnx_detector.card == load_detector(DEFAULT_WEIGHTS, "cpu").card

@@ -149,6 +149,13 @@ def test_exif_software_and_a1111_user_comment_say_ai_generated(tmp_path):
     assert kinds_and_says(evidence) == [("exif", "ai_generated")] and "Steps: 20" in evidence[0].detail
 
 
+def test_exif_in_a_png_is_read_without_decoding_its_pixels(tmp_path):
+    exif = Image.Exif()
+    exif[0x0131] = "Midjourney"
+    photo().save(tmp_path / "a.png", exif=exif)
+    assert kinds_and_says(read_evidence(tmp_path / "a.png")) == [("exif", "ai_generated")]
+
+
 def test_camera_exif_is_reported_as_weak_and_never_decides(tmp_path):
     evidence = read_evidence(jpeg_with_exif(tmp_path / "c.jpg", software="Ver.1.0", camera=("Canon", "EOS R5")))
     assert kinds_and_says(evidence) == [("exif", "camera")]
@@ -175,8 +182,10 @@ def test_vectorised_decoder_gives_the_librarys_bits(mark):
         assert np.array_equal(decode_bits(bgr, len(mark.bits)), np.array(decoder.decode(bgr, "dwtDct"), bool))
 
 
-@pytest.mark.parametrize("mark", KNOWN_MARKS, ids=lambda mark: mark.name)
-@pytest.mark.parametrize("channel_order", ["BGR", "RGB"])
+WRITERS = [(mark, "BGR") for mark in KNOWN_MARKS] + [(mark, "RGB") for mark in KNOWN_MARKS if mark.rgb_too]
+
+
+@pytest.mark.parametrize("mark, channel_order", WRITERS, ids=[f"{m.name}-{o}" for m, o in WRITERS])
 def test_generator_watermarks_are_found_in_png_and_lost_in_jpeg_90(tmp_path, mark, channel_order):
     image = marked(mark, photo(512, seed=4), channel_order)
     image.save(tmp_path / "marked.png")

@@ -2,11 +2,12 @@
 its settings into a JPEG's UserComment), and camera traces (Make, Model, capture fields), which are weak: any
 editor rewrites them, so they are reported and never decide."""
 import warnings
-from typing import List
+from typing import List, Tuple
 
 from PIL import Image
 
 from .evidence import Evidence, note
+from .png_text import exif_chunk
 from .vocabulary import a1111_settings, named_generator
 
 SOFTWARE, IMAGE_DESCRIPTION, MAKE, MODEL = 0x0131, 0x010E, 0x010F, 0x0110
@@ -28,15 +29,25 @@ def _text(value) -> str:
     return str(value).strip("\0 ")
 
 
-def read_exif(image: Image.Image) -> List[Evidence]:
-    """`image`: opened (its header read), not necessarily decoded."""
+def exif_of(image: Image.Image, data: bytes) -> Tuple[Image.Exif, List[str]]:
+    """The file's EXIF without decoding its pixels, and PIL's complaints about a damaged block."""
     with warnings.catch_warnings(record=True) as complaints:  # PIL warns, per file, on a damaged EXIF block
         warnings.simplefilter("always")
-        exif = image.getexif()
-        fields = dict(exif)
+        if image.format == "PNG":
+            exif = Image.Exif()
+            exif.load(exif_chunk(data))  # image.getexif() would decode the whole PNG to look past its pixels
+        else:
+            exif = image.getexif()
         if exif:
-            fields.update(exif.get_ifd(EXIF_IFD))
-    found = [note("exif", f"EXIF block is damaged ({complaints[0].message}); read what parsed")] if complaints else []
+            exif.get_ifd(EXIF_IFD)  # parsed now, so that its complaints are caught here
+    return exif, [str(complaint.message) for complaint in complaints]
+
+
+def read_exif(exif: Image.Exif, complaints: List[str] = ()) -> List[Evidence]:
+    fields = dict(exif)
+    if exif:
+        fields.update(exif.get_ifd(EXIF_IFD))
+    found = [note("exif", f"EXIF block is damaged ({complaints[0]}); read what parsed")] if complaints else []
     for tag, name in TEXT_FIELDS.items():
         if tag not in fields:
             continue

@@ -31,23 +31,37 @@ class PngLimit(Exception):
     pass
 
 
-def text_chunks(data: bytes) -> Iterator[Tuple[str, str]]:
-    """(keyword, text) of each text chunk, in file order; raises PngLimit at a bound. Data chunks are skipped
-    by their length field, never read."""
+def chunks(data: bytes) -> Iterator[Tuple[bytes, bytes]]:
+    """(type, body) of each chunk, in file order; raises PngLimit at the bound. Only headers are parsed: pixel
+    data is sliced past by its length field."""
     position = len(PNG_SIGNATURE)
     for _ in range(MAX_CHUNKS):
         if position + 8 > len(data):
             return  # truncated: the image loader reports that; here, no more chunks
         length, chunk_type = struct.unpack(">I4s", data[position:position + 8])
-        body = data[position + 8:position + 8 + length]
-        position += 12 + length  # length, type, data, CRC
         if chunk_type == b"IEND":
             return
+        yield chunk_type, data[position + 8:position + 8 + length]
+        position += 12 + length  # length, type, data, CRC
+    raise PngLimit(f"over {MAX_CHUNKS} chunks; stopped reading there")
+
+
+def text_chunks(data: bytes) -> Iterator[Tuple[str, str]]:
+    """(keyword, text) of each text chunk but the XMP packet's, in file order."""
+    for chunk_type, body in chunks(data):
         if chunk_type in (b"tEXt", b"zTXt", b"iTXt") and not body.startswith(XMP_KEYWORD):
             parsed = _parse_text_chunk(chunk_type, body)
             if parsed:
                 yield parsed
-    raise PngLimit(f"over {MAX_CHUNKS} chunks; stopped reading there")
+
+
+def exif_chunk(data: bytes) -> bytes:
+    """The eXIf chunk's TIFF-structured bytes, or b"". PIL finds one after the pixel data only by decoding the
+    whole image first; this walk does not."""
+    try:
+        return next((body for chunk_type, body in chunks(data) if chunk_type == b"eXIf"), b"")
+    except PngLimit:
+        return b""  # the png_text reader reports the bound
 
 
 def _parse_text_chunk(chunk_type: bytes, body: bytes):

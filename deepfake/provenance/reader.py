@@ -30,7 +30,7 @@ class FileView:
                  trust_anchors: Optional[str] = None):
         self.path, self.data, self.trust_anchors = path, data, trust_anchors
         self.header = Image.open(io.BytesIO(data))  # reads the header only
-        self.exif, self.exif_complaints = exif_of(self.header, data)
+        self.exif, self.exif_complaints = exif_of(self.header, data)  # fields by tag; parsed once
         self._decoded = decoded
 
     def pixels(self) -> np.ndarray:

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .engine import crop_averaged_logits
+from .forward import crop_averaged_logits
 from .transforms import Preprocessing, crop_boxes, with_mirror_views
 
 

@@ -1,4 +1,6 @@
-"""Argument parsers and the main() of each root script. The only module that knows about argparse."""
+"""Argument parsers and the main() of each root script, and of python -m deepfake.export and .recalibrate.
+
+No library module imports this one (tests/test_layers.py): the arrows point from the command line in."""
 import argparse
 import json
 import os
@@ -311,15 +313,21 @@ def evaluate_main(argv: Optional[List[str]] = None) -> int:
         raise DeepfakeError(f"{DEFAULT_DATA}/ is empty: put images in {DEFAULT_DATA}/real/ and {DEFAULT_DATA}/fake/ "
                             f"(see {DEFAULT_DATA}/README.md) or pass --data DIR")
     from .distributed import default_device, start_cluster, stop_cluster
+    stress = None
+    if args.stress:
+        from .inference import load_detector
+        from .stress import stress_sweep
+        transfer_from = load_detector(args.transfer_from) if args.transfer_from else None
+
+        def stress(detector, images):
+            return stress_sweep(detector, images, args.batch_size, args.workers, args.stress_images,
+                                args.attack_images, transfer_from, show_progress=sys.stderr.isatty())
     cluster = start_cluster(default_device(args.device).type)  # torchrun: the ranks share the scoring
     try:
         evaluations = evaluate_checkpoints(args.weights, data_dirs, split, args.batch_size, args.workers,
                                            args.threshold, show_progress=sys.stderr.isatty(),
                                            on_failure=lambda message: print(f"skipped: {message}", file=sys.stderr),
-                                           robustness=args.robustness, per_video=args.per_video,
-                                           stress={"stress_images": args.stress_images,
-                                                   "attack_images": args.attack_images,
-                                                   "transfer_from": args.transfer_from} if args.stress else None,
+                                           robustness=args.robustness, per_video=args.per_video, stress=stress,
                                            cluster=cluster, device=args.device, amp=args.amp)
     finally:
         stop_cluster(cluster)
@@ -577,7 +585,55 @@ def load_model_main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- python -m deepfake.export
+def export_main(argv: Optional[List[str]] = None) -> int:
+    from .export import export_onnx
+    parser = argparse.ArgumentParser(prog="python -m deepfake.export",
+                                     description="Export a checkpoint to ONNX (model card included).")
+    weights_argument(parser)
+    parser.add_argument("--onnx", metavar="OUT", required=True, help="where to write the .onnx file")
+    parser.add_argument("--opset", type=int, default=18)
+    parser.add_argument("--int8", action="store_true",
+                        help="quantise weights to int8 (dynamic quantisation; smaller, faster on CPU)")
+    args = parser.parse_args(argv)
+    out = export_onnx(args.weights, args.onnx, args.opset, args.int8)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB); run it with: python predict.py --backend onnx "
+          f"--weights {out} --image_path ...", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------- python -m deepfake.recalibrate
+def recalibrate_main(argv: Optional[List[str]] = None) -> int:
+    from .metrics import THRESHOLD_RULES
+    from .recalibrate import recalibrate_checkpoint
+    from .transforms import CROP_LAYOUTS
+    parser = argparse.ArgumentParser(prog="python -m deepfake.recalibrate",
+                                     description="Refit calibration and threshold on a checkpoint's validation split.")
+    weights_argument(parser)
+    parser.add_argument("--data", nargs="+", required=True, help="the --data folders the checkpoint was trained on")
+    parser.add_argument("--out", default=None, help="where to write the result (default: replace --weights)")
+    parser.add_argument("--threshold-rule", choices=THRESHOLD_RULES, default="balanced_accuracy")
+    parser.add_argument("--eval-crops", type=int, choices=sorted(CROP_LAYOUTS), default=None,
+                        help="score with this crop layout from now on (default: the checkpoint's own)")
+    parser.add_argument("--mirror-views", action=argparse.BooleanOptionalAction, default=None,
+                        help="score every crop and its left-right mirror from now on, or stop (default: as the "
+                             "checkpoint does)")
+    loader_arguments(parser)
+    args = parser.parse_args(argv)
+    card = recalibrate_checkpoint(args.weights, args.data, args.out, args.threshold_rule, args.batch_size,
+                                  args.workers, args.eval_crops, args.mirror_views)
+    metrics = card.validation_metrics
+    print(f"wrote {args.out or args.weights}: P(fake) = sigmoid(logit / {card.temperature:.4f} "
+          f"{card.logit_bias:+.4f}), threshold {card.threshold:.4f} ({card.threshold_rule}); validation "
+          f"ECE {metrics['expected_calibration_error']:.4f}, accuracy {metrics['accuracy']:.4f}, ROC-AUC "
+          f"{metrics['roc_auc']:.4f} (up to {card.preprocessing.eval_crops} crops per image"
+          f"{', each also mirrored' if card.preprocessing.mirror_views else ''})")
+    return 0
+
+
 train = run_cli(train_main)
 evaluate = run_cli(evaluate_main)
 predict = run_cli(predict_main)
 load_model = run_cli(load_model_main)
+export = run_cli(export_main)
+recalibrate = run_cli(recalibrate_main)

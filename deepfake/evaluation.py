@@ -41,15 +41,16 @@ class Evaluation:
 def evaluate_checkpoints(weights: Sequence, data_dirs: Sequence, split: str = "all", batch_size: int = 32,
                          workers: Optional[int] = None, threshold: Optional[float] = None,
                          show_progress: bool = True, on_failure: Callable[[str], None] = lambda message: None,
-                         robustness: bool = False, stress: Optional[Dict] = None,
+                         robustness: bool = False, stress: Optional[Callable[[Detector, list], Dict]] = None,
                          per_video: Optional[str] = None, cluster: Cluster = Cluster(),
                          device: Optional[str] = None, amp: bool = False) -> List[Evaluation]:
     """One evaluation per checkpoint, all on the same folders (scanned once). Under torchrun (`cluster`), the
     ranks share the scoring and rank 0 gets the evaluations; the others get [].
 
     split="val" or "train" takes the side of the split each checkpoint recorded when it was trained;
-    robustness=True adds the degradation table to each report (under "robustness"); stress, a dict of
-    stress_sweep's options, adds the lighting / resolution / evasion sweep (under "stress"); per_video, a key of
+    robustness=True adds the degradation table to each report (under "robustness"); stress, a function
+    (detector, images) -> report (evaluate.py passes stress.stress_sweep with its options; this module does not
+    import the sweep, which is built on it), adds that report under "stress"; per_video, a key of
     AGGREGATIONS, adds metrics over videos (under "per_video": see video_level_report). A .onnx file runs on
     onnxruntime (the onnx backend); `amp` scores in bfloat16.
     """
@@ -78,12 +79,7 @@ def evaluate_checkpoints(weights: Sequence, data_dirs: Sequence, split: str = "a
             evaluation.report["robustness"] = robustness_table(detector, images, batch_size, workers, show_progress,
                                                                clean=evaluation)
         if stress is not None:
-            from .stress import stress_sweep
-            options = dict(stress)
-            if options.get("transfer_from"):
-                options["transfer_from"] = load_detector(options["transfer_from"])
-            evaluation.report["stress"] = stress_sweep(detector, images, batch_size, workers,
-                                                       show_progress=show_progress, **options)
+            evaluation.report["stress"] = stress(detector, images)
         evaluations.append(evaluation)
     return evaluations
 

@@ -11,16 +11,14 @@ JSON card rides in the ONNX metadata under `MODEL_CARD_KEY`, so an exported file
 activations are quantised per batch at run time, so no calibration images are needed). The file runs with
 --backend onnx like any other; what it costs in ROC-AUC is in the model card.
 """
-import argparse
 import sys
 import warnings
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import Union
 
 import torch
 
 from .checkpoint import atomic_write_bytes, load_model
-from .cli import weights_argument
 from .errors import DeepfakeError
 
 MODEL_CARD_KEY = "deepfake_model_card"
@@ -65,21 +63,6 @@ def quantized_int8(proto):
         return onnx.load(quantized)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deepfake.export",
-                                     description="Export a checkpoint to ONNX (model card included).")
-    weights_argument(parser)
-    parser.add_argument("--onnx", metavar="OUT", required=True, help="where to write the .onnx file")
-    parser.add_argument("--opset", type=int, default=18)
-    parser.add_argument("--int8", action="store_true",
-                        help="quantise weights to int8 (dynamic quantisation; smaller, faster on CPU)")
-    args = parser.parse_args(argv)
-    out = export_onnx(args.weights, args.onnx, args.opset, args.int8)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB); run it with: python predict.py --backend onnx "
-          f"--weights {out} --image_path ...", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    from .cli import run_cli
-    run_cli(main)(sys.argv[1:])
+if __name__ == "__main__":  # python -m deepfake.export: the command lives with the others, in cli.py
+    from deepfake.cli import export
+    export(sys.argv[1:])

@@ -22,7 +22,8 @@ from tqdm import tqdm
 
 from .checkpoint import atomic_write_bytes
 from .data import Batch, collate_skipping_failures
-from .engine import CROPS_PER_FORWARD, mixed_precision
+from .engine import seed_everything
+from .forward import CROPS_PER_FORWARD, mixed_precision
 
 
 def trains_head_only(model: nn.Module) -> bool:
@@ -80,7 +81,6 @@ class FeatureSet:
 def compute_features(model: nn.Module, dataset: Dataset, device: torch.device, batch_size: int, workers: int,
                      seed: int, amp: bool = False, on_batch: Callable[[int], None] = lambda n: None) -> FeatureSet:
     """`model.embed` of every decodable item of `dataset`, in order; the seed fixes the augmentation drawn."""
-    from .trainer import seed_everything
     seed_everything(seed)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate_skipping_failures,
                         generator=torch.Generator().manual_seed(seed))

@@ -17,7 +17,7 @@ from .calibration import fake_probability
 from .checkpoint import ModelCard, load_model
 from .data import (ImagePathDataset, collate_skipping_failures, concatenate_crops, iter_media_files, load_for,
                    worker_count)
-from .engine import crop_averaged_logits, mixed_precision
+from .forward import crop_averaged_logits, mixed_precision
 from .errors import DeepfakeError
 from .images import IMAGE_EXTENSIONS, load_rgb_image
 from .provenance import EVIDENCE_MODES, Evidence, deciding_evidence, read_evidence

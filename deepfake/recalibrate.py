@@ -11,24 +11,21 @@ them (same autocast), then runs the same `calibrate_on_validation` as train.py: 
 train.py would have written (with --eval-crops, had it validated with those crops: its choice of best epoch
 could have differed).
 """
-import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import List, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import torch
 from torch.utils.data import DataLoader
 
 from .calibration import calibrate_on_validation, calibrated_rule
 from .checkpoint import ModelCard, load_model, save_model
-from .cli import loader_arguments, weights_argument
 from .data import LabelledImageDataset, collate_skipping_failures, load_split, worker_count
 from .engine import score
 from .evaluation import recorded_split
 from .errors import DeepfakeError
-from .metrics import THRESHOLD_RULES
-from .transforms import CROP_LAYOUTS, EvalTransform
+from .transforms import EvalTransform
 
 
 def recalibrate_checkpoint(weights: Union[str, Path], data_dirs: Sequence[str], out: Union[str, Path, None] = None,
@@ -64,31 +61,6 @@ def recalibrate_checkpoint(weights: Union[str, Path], data_dirs: Sequence[str], 
     return card
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deepfake.recalibrate",
-                                     description="Refit calibration and threshold on a checkpoint's validation split.")
-    weights_argument(parser)
-    parser.add_argument("--data", nargs="+", required=True, help="the --data folders the checkpoint was trained on")
-    parser.add_argument("--out", default=None, help="where to write the result (default: replace --weights)")
-    parser.add_argument("--threshold-rule", choices=THRESHOLD_RULES, default="balanced_accuracy")
-    parser.add_argument("--eval-crops", type=int, choices=sorted(CROP_LAYOUTS), default=None,
-                        help="score with this crop layout from now on (default: the checkpoint's own)")
-    parser.add_argument("--mirror-views", action=argparse.BooleanOptionalAction, default=None,
-                        help="score every crop and its left-right mirror from now on, or stop (default: as the "
-                             "checkpoint does)")
-    loader_arguments(parser)
-    args = parser.parse_args(argv)
-    card = recalibrate_checkpoint(args.weights, args.data, args.out, args.threshold_rule, args.batch_size,
-                                  args.workers, args.eval_crops, args.mirror_views)
-    metrics = card.validation_metrics
-    print(f"wrote {args.out or args.weights}: P(fake) = sigmoid(logit / {card.temperature:.4f} "
-          f"{card.logit_bias:+.4f}), threshold {card.threshold:.4f} ({card.threshold_rule}); validation "
-          f"ECE {metrics['expected_calibration_error']:.4f}, accuracy {metrics['accuracy']:.4f}, ROC-AUC "
-          f"{metrics['roc_auc']:.4f} (up to {card.preprocessing.eval_crops} crops per image"
-          f"{', each also mirrored' if card.preprocessing.mirror_views else ''})")
-    return 0
-
-
-if __name__ == "__main__":
-    from .cli import run_cli
-    run_cli(main)(sys.argv[1:])
+if __name__ == "__main__":  # python -m deepfake.recalibrate: the command lives with the others, in cli.py
+    from deepfake.cli import recalibrate
+    recalibrate(sys.argv[1:])

@@ -5,13 +5,11 @@ dropout depend only on those: a run resumed from `last.pt` continues exactly whe
 """
 import csv
 import os
-import random
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
@@ -25,7 +23,7 @@ from .data import (LabelledImage, LabelledImageDataset, collate_skipping_failure
                    worker_count)
 from .distributed import Cluster, GlobalBatchSampler, rank_device, start_cluster, stop_cluster
 from .ema import ExponentialMovingAverage
-from .engine import score, train_one_epoch
+from .engine import score, seed_everything, train_one_epoch
 from .errors import DeepfakeError
 from .feature_cache import FeatureCache, subset_ids, trains_head_only
 from .mixup import Mixup
@@ -90,12 +88,6 @@ def with_input_size(arch: str, model_kwargs: Dict, img_size: int) -> Dict:
     if "input_size" in model_arguments(arch):
         return {"input_size": img_size, **model_kwargs}
     return dict(model_kwargs)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def _loader(dataset, workers, seed, device, **batching) -> DataLoader:

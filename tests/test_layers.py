@@ -1,0 +1,105 @@
+"""The package's layers point one way: a walk over every import in deepfake/ (module-level and inside
+functions alike; only `if __name__ == "__main__":` blocks are left out, since they run when the module is the
+program and never when the library imports it)."""
+import ast
+from pathlib import Path
+
+from conftest import ROOT
+
+PACKAGE = ROOT / "deepfake"
+TRAINING = {"deepfake.engine", "deepfake.trainer", "deepfake.feature_cache", "deepfake.ema", "deepfake.mixup"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_main_guard(node: ast.AST) -> bool:
+    return (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
+            and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__")
+
+
+def imported_modules(path: Path) -> set:
+    """The deepfake modules `path` imports, by absolute name (a `from .x import y` counts x, and y when y is a
+    module)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+
+    def visit(node):
+        if _is_main_guard(node):
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("deepfake"))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.startswith("deepfake"):
+                found.add(target)
+                found.update(f"{target}.{alias.name}" for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text()))
+    return found
+
+
+def import_graph() -> dict:
+    modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        # Edges to modules only (a name imported from a module is not a node), and not to the packages that
+        # contain the importer: `deepfake` itself is imported by every submodule's import.
+        graph[name] = {target for target in imported_modules(path) if target in modules and target != name
+                       and not name.startswith(target + ".")}
+    return graph
+
+
+def reachable(graph: dict, start: str) -> set:
+    seen, todo = set(), [start]
+    while todo:
+        for target in graph[todo.pop()] - seen:
+            seen.add(target)
+            todo.append(target)
+    return seen
+
+
+def test_no_library_module_imports_the_cli():
+    offenders = sorted(name for name, targets in import_graph().items() if "deepfake.cli" in targets)
+    assert offenders == []
+
+
+def test_prediction_does_not_import_training():
+    graph = import_graph()
+    assert reachable(graph, "deepfake.inference") & TRAINING == set()
+
+
+def test_the_import_graph_has_no_cycle():
+    graph = import_graph()
+    state, cycles = {}, []
+
+    def walk(node, trail):
+        state[node] = "open"
+        for target in sorted(graph[node]):
+            if state.get(target) == "open":
+                cycles.append(trail[trail.index(target):] + [target])
+            elif target not in state:
+                walk(target, trail + [target])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            walk(node, [node])
+    assert cycles == []
+
+
+def test_the_walk_sees_lazy_imports():
+    """Guards the test itself: an import inside a function is an edge, one under the __main__ guard is not."""
+    graph = import_graph()
+    assert "deepfake.onnx_backend" in graph["deepfake.inference"]  # imported inside _load_onnx
+    assert "deepfake.cli" not in graph["deepfake.export"]         # only its __main__ block runs the command

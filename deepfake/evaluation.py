@@ -106,11 +106,10 @@ def evaluate_detector(detector: Detector, images, batch_size: int = 32, workers:
         scores = merged_scores(cluster, scores, len(dataset))
         if scores is None:
             return None
-        dataset = LabelledImageDataset(images, dataset.transform)
     for failure in scores.failures:
         on_failure(failure.message)
     if not scores.indices:
-        raise DeepfakeError(f"none of the {len(dataset)} images could be read")
+        raise DeepfakeError(f"none of the {len(images)} images could be read")
     report = binary_metrics(scores.labels, scores.fake_probabilities,
                             detector.threshold if threshold is None else threshold)
     report.update({
@@ -119,7 +118,8 @@ def evaluate_detector(detector: Detector, images, batch_size: int = 32, workers:
         "n_failed": len(scores.failures),
         "images_per_second": round(len(scores.indices) / max(seconds, 1e-9), 1),
     })
-    return Evaluation(report, [dataset.images[i].path for i in scores.indices], scores.labels,
+    # Indices are the shard's in one process and, merged, the whole list's: both index `images` (one shard is all)
+    return Evaluation(report, [images[i].path for i in scores.indices], scores.labels,
                       scores.fake_probabilities, detector.card)
 
 

@@ -36,6 +36,11 @@ def rgb(path) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
+def pixel_count(path) -> int:
+    with Image.open(path) as image:  # the header only
+        return image.width * image.height
+
+
 def mark(pixels: np.ndarray, known) -> np.ndarray:
     from imwatermark import WatermarkEncoder
     encoder = WatermarkEncoder()
@@ -69,9 +74,9 @@ def main() -> None:
         reals = list(iter_image_files(folder / "real"))
         smallest, false_positives, read = Counter(), 0, 0
         for path in tqdm(reals, desc=f"{folder.name} reals", file=sys.stderr, leave=False):
-            pixels = rgb(path)
-            if pixels.shape[0] * pixels.shape[1] < MIN_PIXELS:
+            if pixel_count(path) < MIN_PIXELS:
                 continue
+            pixels = rgb(path)
             read += 1
             hits = False
             for known, _, distance in mark_distances(pixels):
@@ -85,9 +90,8 @@ def main() -> None:
     ways = ("PNG", "JPEG 95", "JPEG 90", "JPEG 75", "resize 0.9")
     print("\n| set | mark | " + " | ".join(ways) + " |\n|---|---|" + "---|" * len(ways))
     for folder in sets:
-        reals = [path for path in iter_image_files(folder / "real")][:args.marked * 4]
-        reals = [path for path in reals if Image.open(path).width * Image.open(path).height >= MIN_PIXELS]
-        reals = reals[:args.marked]
+        reals = [path for path in list(iter_image_files(folder / "real"))[:args.marked * 4]
+                 if pixel_count(path) >= MIN_PIXELS][:args.marked]
         if not reals:
             continue
         for known in KNOWN_MARKS:

@@ -1,6 +1,7 @@
 """EXIF: the Software / ImageDescription / UserComment fields when they name a generator (AUTOMATIC1111 writes
 its settings into a JPEG's UserComment), and camera traces (Make, Model, capture fields), which are weak: any
 editor rewrites them, so they are reported and never decide."""
+import io
 import warnings
 from typing import Dict, List, Tuple
 
@@ -29,11 +30,13 @@ def _text(value) -> str:
     return str(value).strip("\0 ")
 
 
-def exif_of(image: Image.Image, data: bytes) -> Tuple[Dict[int, object], List[str]]:
-    """The file's EXIF fields (the main and the Exif IFD's), read without decoding its pixels, and PIL's
-    complaints about a damaged block."""
+def open_with_exif(data: bytes) -> Tuple[Image.Image, Dict[int, object], List[str]]:
+    """The file opened (header only), its EXIF fields (the main and the Exif IFD's) read without decoding its
+    pixels, and PIL's complaints about a damaged block. Opening is inside the watch too: PIL parses a JPEG's
+    EXIF as it opens it, for the resolution."""
     with warnings.catch_warnings(record=True) as complaints:  # PIL warns, per file, on a damaged EXIF block
         warnings.simplefilter("always")
+        image = Image.open(io.BytesIO(data))
         if image.format == "PNG":
             exif = Image.Exif()
             exif.load(exif_chunk(data))  # image.getexif() would decode the whole PNG to look past its pixels
@@ -42,7 +45,7 @@ def exif_of(image: Image.Image, data: bytes) -> Tuple[Dict[int, object], List[st
         fields = dict(exif)
         if exif:
             fields.update(exif.get_ifd(EXIF_IFD))
-    return fields, [str(complaint.message) for complaint in complaints]
+    return image, fields, [str(complaint.message) for complaint in complaints]
 
 
 def read_exif(fields: Dict[int, object], complaints: List[str] = ()) -> List[Evidence]:

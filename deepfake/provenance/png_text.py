@@ -107,17 +107,19 @@ def read_png_text(data: bytes) -> List[Evidence]:
         for keyword, text in text_chunks(data):
             key = keyword.strip().lower()
             if key in GENERATION_KEYS:
-                if key == "parameters" and not a1111_settings(text):
-                    continue  # some other program's "parameters"
                 what = GENERATION_KEYS[key]
                 if key == "parameters":
-                    what += f": {a1111_settings(text)}"
-                elif key == "prompt" and _comfyui_models(text):
-                    what += f", checkpoint {', '.join(_comfyui_models(text))}"
+                    settings = a1111_settings(text)
+                    if not settings:
+                        continue  # some other program's "parameters"
+                    what += f": {settings}"
+                elif key == "prompt":
+                    models = _comfyui_models(text)
+                    what += f", checkpoint {', '.join(models)}" if models else ""
                 found.append(Evidence("png_text", "ai_generated", f"PNG text {keyword!r}: {what}", verified=False))
-            elif key in DESCRIPTIVE_KEYS and named_generator(text):
-                found.append(Evidence("png_text", "ai_generated",
-                                      f"PNG text {keyword!r} names {named_generator(text)}: {text}", verified=False))
+            elif key in DESCRIPTIVE_KEYS and (generator := named_generator(text)):
+                found.append(Evidence("png_text", "ai_generated", f"PNG text {keyword!r} names {generator}: {text}",
+                                      verified=False))
     except PngLimit as limit:
         found.append(note("png_text", f"PNG {limit}"))
     return found

@@ -3,7 +3,6 @@
 Each reader gets a FileView (the bytes read once, the header opened once, the full-resolution pixels decoded
 only if a reader asks) and returns a list of Evidence. A file whose metadata is stripped returns [], which
 says nothing either way."""
-import io
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -13,7 +12,7 @@ from PIL import Image
 from ..images import IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, to_rgb
 from .c2pa_manifest import read_c2pa
 from .evidence import Evidence, note
-from .exif import exif_of, read_exif
+from .exif import open_with_exif, read_exif
 from .png_text import read_png_text
 from .watermark import is_readable, read_watermark
 from .xmp import read_xmp
@@ -26,11 +25,9 @@ class FileView:
     """One image file as the readers see it. `decoded`: the loader's RGB image, reused for the watermark when it
     holds every stored pixel (not draft-decoded, not rotated by EXIF orientation)."""
 
-    def __init__(self, path: Path, data: bytes, decoded: Optional[Image.Image] = None,
-                 trust_anchors: Optional[str] = None):
-        self.path, self.data, self.trust_anchors = path, data, trust_anchors
-        self.header = Image.open(io.BytesIO(data))  # reads the header only
-        self.exif, self.exif_complaints = exif_of(self.header, data)  # fields by tag; parsed once
+    def __init__(self, data: bytes, decoded: Optional[Image.Image] = None, trust_anchors: Optional[str] = None):
+        self.data, self.trust_anchors = data, trust_anchors
+        self.header, self.exif, self.exif_complaints = open_with_exif(data)  # EXIF fields by tag, parsed once
         self._decoded = decoded
 
     def pixels(self) -> np.ndarray:
@@ -80,7 +77,7 @@ def read_evidence(path, decoded: Optional[Image.Image] = None,
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             return [note("exif", f"file is over {MAX_FILE_BYTES >> 20} MB; metadata not read")]
-        view = FileView(path, path.read_bytes(), decoded, trust_anchors)
+        view = FileView(path.read_bytes(), decoded, trust_anchors)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return []  # the image loader reports an unreadable file; evidence adds nothing to that
     except Exception as error:  # noqa: BLE001 -- a crafted EXIF block can trip PIL in other ways (see _guarded)

@@ -69,7 +69,6 @@ def read_xmp(data: bytes) -> List[Evidence]:
             says, type_name = digital_source_type(value)
             found.append(Evidence("xmp", says, f"XMP Iptc4xmpExt:DigitalSourceType = {type_name} (unsigned: anyone "
                                                f"can write it)", verified=False))
-        elif name in TOOL_FIELDS and named_generator(value):
-            found.append(Evidence("xmp", "ai_generated", f"XMP {name} names {named_generator(value)}: {value}",
-                                  verified=False))
+        elif name in TOOL_FIELDS and (generator := named_generator(value)):
+            found.append(Evidence("xmp", "ai_generated", f"XMP {name} names {generator}: {value}", verified=False))
     return found

@@ -375,8 +375,9 @@ def get_predict_parser() -> argparse.ArgumentParser:
                         help="how frame scores make a video's score (default: mean)")
     parser.add_argument("--threshold", type=float, default=None, help="override the checkpoint's threshold")
     parser.add_argument("--explain", metavar="OUT_DIR", default=None,
-                        help="also save a Grad-CAM overlay per image (OUT_DIR/<name>.gradcam.png) showing which "
-                             "regions drove its verdict")
+                        help="also save a Grad-CAM overlay per file (OUT_DIR/<name>.gradcam.png) showing which "
+                             "regions drove its verdict, at the picture's size (longer side at most 1024 px); a "
+                             "video's on its most suspicious frame, with the deciding face's box under --faces")
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first file that cannot be read (default: report it, skip it, go on)")
     parser.add_argument("--evidence", choices=EVIDENCE_MODES, default="decide",
@@ -475,11 +476,13 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
             if isinstance(result, Failure):
                 return result
             record = result.to_dict()
-            if args.explain and "frames" not in record:
+            if args.explain:
                 from .explain import save_explanation
-                source = Path(result.path)
-                explanation, note = save_explanation(detector, load_rgb_image(source), source, Path(args.explain))
+                explanation, note, explained = save_explanation(detector, Path(result.path), record,
+                                                                Path(args.explain), args.frames)
                 record["explanation"] = str(explanation)
+                if explained:
+                    record["explanation_frame"] = explained["frame"]
                 if note:
                     record["explanation_note"] = note
             line = "\t".join([result.path, result.label, f"{result.fake_probability:.4f}"]

@@ -2,37 +2,54 @@
 
 The map is taken on the model's last convolution, for the logit of the verdict the model gave on this
 view (fake, or real as the negated fake logit). Models that accept any input size
-(artifact_cnn) are explained on the whole image at native resolution; fixed-size ones (MesoNet) on the
-crop they score.
+(artifact_cnn) are explained on the whole image as the model sees it; fixed-size ones (MesoNet) on the
+crop they score. The overlay is then drawn on the picture the user gave, at its own size (longer side
+capped at MAX_OVERLAY_SIDE), with the map placed over the region the model saw, and a scored face's box
+drawn where a face decided the verdict.
 """
 from pathlib import Path
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib import colormaps
-from PIL import Image
+from PIL import Image, ImageDraw
 
+from .faces import FaceBox, face_crop_box
 from .inference import Detector
 from .transforms import fit_to_input, to_normalized_tensor, with_mirror_views
 
-# Larger photos are explained on their central 1024x1024 pixels: resizing would erase the very traces
-# being explained, and a 12-megapixel backward pass needs gigabytes.
+# Larger views are explained on their central 1024x1024 pixels: resizing would erase the very traces being
+# explained, and a 12-megapixel backward pass needs gigabytes.
 MAX_EXPLAINED_SIDE = 1024
+# The overlay a person looks at: the picture's own size, but no larger than a screen.
+MAX_OVERLAY_SIDE = 1024
+
+Box = Tuple[int, int, int, int]  # left, top, right, bottom in the picture's pixels
 
 
 def grad_cam(detector: Detector, image: Image.Image) -> "tuple[Image.Image, np.ndarray]":
-    """(the image region explained, a heatmap in [0, 1] of the same size)."""
+    """(the view explained, a heatmap in [0, 1] of the same size)."""
+    view, _, heatmap = _grad_cam_with_region(detector, image)
+    return view, heatmap
+
+
+def _grad_cam_with_region(detector: Detector, image: Image.Image) -> "tuple[Image.Image, Box, np.ndarray]":
+    """(the view explained, where that view lies in `image`, its heatmap)."""
     from captum.attr import LayerGradCam
 
     preprocessing = detector.card.preprocessing
-    view = fit_to_input(image, preprocessing)
+    fitted = fit_to_input(image, preprocessing)
     if getattr(detector.model, "accepts_any_size", False):
-        width, height = min(view.width, MAX_EXPLAINED_SIDE), min(view.height, MAX_EXPLAINED_SIDE)
+        width, height = min(fitted.width, MAX_EXPLAINED_SIDE), min(fitted.height, MAX_EXPLAINED_SIDE)
     else:
         width = height = preprocessing.input_size
-    left, top = (view.width - width) // 2, (view.height - height) // 2
-    view = view.crop((left, top, left + width, top + height))
+    left, top = (fitted.width - width) // 2, (fitted.height - height) // 2
+    view = fitted.crop((left, top, left + width, top + height))
+    scale_x, scale_y = image.width / fitted.width, image.height / fitted.height
+    region = (round(left * scale_x), round(top * scale_y), round((left + width) * scale_x),
+              round((top + height) * scale_y))
     inputs = to_normalized_tensor(preprocessing)(view).unsqueeze(0).to(detector.device)
     with torch.no_grad():
         views = with_mirror_views(inputs, preprocessing)  # the verdict prediction gives this view
@@ -47,7 +64,7 @@ def grad_cam(detector: Detector, image: Image.Image) -> "tuple[Image.Image, np.n
     heatmap = F.interpolate(attribution.detach().float(), size=inputs.shape[-2:], mode="bilinear",
                             align_corners=False)[0, 0].cpu().numpy()
     peak = heatmap.max()
-    return view, (heatmap / peak if peak > 0 else heatmap)
+    return view, region, (heatmap / peak if peak > 0 else heatmap)
 
 
 def overlay(view: Image.Image, heatmap: np.ndarray, opacity: float = 0.45) -> Image.Image:
@@ -58,13 +75,67 @@ def overlay(view: Image.Image, heatmap: np.ndarray, opacity: float = 0.45) -> Im
 NO_EVIDENCE = "flat map: no region moved the score either way (the model sees nothing it knows here)"
 
 
-def save_explanation(detector: Detector, image: Image.Image, source: Path, out_dir: Path) -> "tuple[Path, str]":
-    """Write `<name>.gradcam.png` into out_dir; returns its path and a note when the map is flat.
+def explanation(detector: Detector, image: Image.Image, face: Optional[FaceBox] = None,
+                max_side: int = MAX_OVERLAY_SIDE) -> "tuple[Image.Image, str]":
+    """The overlay at the picture's own size (longer side capped at max_side), and a note when the map is flat.
 
-    A flat map is not painted over the image: a uniform colour would look like evidence."""
-    view, heatmap = grad_cam(detector, image)
+    face: the box of the face that decided the verdict; the face's crop is explained, its map placed on the
+    whole picture and its box drawn. A flat map is not painted over the picture: a uniform colour would look
+    like evidence."""
+    subject_box = face_crop_box(image, face) if face is not None else (0, 0, image.width, image.height)
+    subject = image.crop(subject_box) if face is not None else image
+    view, region, heatmap = _grad_cam_with_region(detector, subject)
+    scale = min(1.0, max_side / max(image.size))
+    picture = image.convert("RGB")
+    if scale < 1:
+        picture = picture.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                                 Image.BICUBIC)
+
+    def on_picture(box: Box) -> Box:
+        return tuple(round(value * scale) for value in box)
+
+    flat = heatmap.max() <= 0
+    if not flat:
+        # The view's region in the picture: its place in the subject, shifted by the subject's place.
+        left, top = subject_box[0] + region[0], subject_box[1] + region[1]
+        target = on_picture((left, top, subject_box[0] + region[2], subject_box[1] + region[3]))
+        size = (max(1, target[2] - target[0]), max(1, target[3] - target[1]))
+        patch = picture.crop(target)
+        resized_map = np.asarray(Image.fromarray((heatmap * 255).astype(np.uint8)).resize(size, Image.BILINEAR))
+        picture.paste(overlay(patch, resized_map / 255.0), target[:2])
+    if face is not None:
+        face_box = on_picture((face.x, face.y, face.x + face.width, face.y + face.height))
+        ImageDraw.Draw(picture).rectangle(face_box, outline=(255, 255, 255), width=max(2, picture.width // 200))
+    return picture, NO_EVIDENCE if flat else ""
+
+
+def explain_result(detector: Detector, source: Path, record: dict, n_frames: int = 16
+                   ) -> "tuple[Image.Image, str, dict]":
+    """The overlay a person should look at for one result (predict's JSON record of `source`): the image
+    itself, or a video's most suspicious frame, with the face that decided drawn. Returns (overlay, note,
+    what was explained: {"frame": index, "time": seconds} for a video, else {})."""
+    from .images import load_rgb_image
+    frames = record.get("frames")
+    if frames is not None:
+        from .video import sample_frames
+        worst = max(frames, key=lambda frame: frame["fake_probability"])
+        image = next(frame.image for frame in sample_frames(source, n_frames) if frame.index == worst["index"])
+        faces, explained = worst.get("faces"), {"frame": worst["index"], "time": worst["time"]}
+    else:
+        image, faces, explained = load_rgb_image(source), record.get("faces"), {}
+    face = None
+    if faces:
+        deciding = max(faces, key=lambda found: found["fake_probability"])
+        face = FaceBox(deciding["x"], deciding["y"], deciding["width"], deciding["height"])
+    picture, note = explanation(detector, image, face)
+    return picture, note, explained
+
+
+def save_explanation(detector: Detector, source: Path, record: dict, out_dir: Path, n_frames: int = 16
+                     ) -> "tuple[Path, str, dict]":
+    """Write explain_result's overlay to `out_dir/<name>.gradcam.png`; returns its path, note and subject."""
+    picture, note, explained = explain_result(detector, source, record, n_frames)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{source.stem}.gradcam.png"
-    flat = heatmap.max() <= 0
-    (view if flat else overlay(view, heatmap)).save(path)
-    return path, NO_EVIDENCE if flat else ""
+    picture.save(path)
+    return path, note, explained

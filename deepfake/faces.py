@@ -47,13 +47,18 @@ class FaceDetector:
         return boxes[: self.max_faces]
 
 
-def crop_face(image: Image.Image, box: FaceBox, margin: float = 0.3) -> Image.Image:
-    """A square crop around the face, `margin` of its size added on each side (blending seams live there)."""
+def face_crop_box(image: Image.Image, box: FaceBox, margin: float = 0.3) -> Tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the square crop around the face, `margin` of its size added on each side
+    (blending seams live there), kept inside the picture."""
     side = int(max(box.width, box.height) * (1 + 2 * margin))
     centre_x, centre_y = box.x + box.width // 2, box.y + box.height // 2
     left = min(max(0, centre_x - side // 2), max(0, image.width - side))
     top = min(max(0, centre_y - side // 2), max(0, image.height - side))
-    return image.crop((left, top, min(image.width, left + side), min(image.height, top + side)))
+    return left, top, min(image.width, left + side), min(image.height, top + side)
+
+
+def crop_face(image: Image.Image, box: FaceBox, margin: float = 0.3) -> Image.Image:
+    return image.crop(face_crop_box(image, box, margin))
 
 
 class FaceCropCache:

@@ -88,8 +88,9 @@ class Detector:
         """What decoding workers call on each file beside the model's decode (picklable), or None when off."""
         return None if self.evidence_mode == "off" else partial(read_evidence, trust_anchors=self.trust_anchors)
 
-    def _verdict(self, path, fake_probability: float, evidence: Optional[List[Evidence]] = None,
+    def verdict(self, path, fake_probability: float, evidence: Optional[List[Evidence]] = None,
                  **details) -> Prediction:
+        """The Prediction for a score: the threshold's label, unless provenance decides (--evidence decide)."""
         label = "fake" if self.calls_fake(fake_probability) else "real"
         decided_by = "model"
         if self.evidence_mode == "decide" and deciding_evidence(evidence):
@@ -115,7 +116,7 @@ class Detector:
         if not isinstance(image, Image.Image):
             path, image = Path(image), load_rgb_image(image)
         probability, faces = self._faces_evidence(image, face_detector)
-        return self._verdict(path, probability, self.read_evidence(path, image), **faces)
+        return self.verdict(path, probability, self.read_evidence(path, image), **faces)
 
     def predict_video(self, path, n_frames: int = 16, face_detector=None, aggregation: str = "mean",
                       on_frame: Callable[[], None] = lambda: None) -> Prediction:
@@ -135,7 +136,7 @@ class Detector:
                 scores.append(score)
                 records.append({"index": frame.index, "time": round(frame.time, 3),
                                 "fake_probability": round(score, 6), **evidence})
-        return self._verdict(path, AGGREGATIONS[aggregation](scores), self.read_evidence(path),
+        return self.verdict(path, AGGREGATIONS[aggregation](scores), self.read_evidence(path),
                              aggregation=aggregation, frames=records)
 
     @torch.inference_mode()
@@ -148,13 +149,19 @@ class Detector:
     def predict(self, image: Union[str, Path, Image.Image], path: Union[str, Path, None] = None) -> Prediction:
         """One image, given as a path or as a PIL image (`path` then only labels the result)."""
         if isinstance(image, Image.Image):
-            pil_image = image.convert("RGB")
+            image = image.convert("RGB")
+            crops, evidence = self.transform(image), self.read_evidence(path, image)
         else:
             path = Path(image)
-            pil_image = load_for(self.transform, path)  # as predict_paths decodes it
-        crops = self.transform(pil_image)
+            crops, evidence = self.prepare(path)
         probability = self.fake_probabilities(crops, [len(crops)])[0].item()
-        return self._verdict(path, probability, self.read_evidence(path, pil_image))
+        return self.verdict(path, probability, evidence)
+
+    def prepare(self, path: Path) -> "tuple[torch.Tensor, Optional[List[Evidence]]]":
+        """The model-free half of predict(path): decode (as predict_paths does), crop, read the evidence. The
+        service runs it on request threads and batches only the model's half."""
+        image = load_for(self.transform, path)
+        return self.transform(image), self.read_evidence(path, image)
 
     def predict_paths(self, paths: Sequence[Path], batch_size: int = 32, workers: Optional[int] = None,
                       on_batch: Callable[[int], None] = lambda n: None) -> Iterator[Union[Prediction, Failure]]:
@@ -171,7 +178,7 @@ class Detector:
                 probabilities = self.fake_probabilities(batch.images, batch.crops_per_image).tolist()
                 evidence = batch.evidence or [None] * len(batch.indices)
                 for index, probability, found in zip(batch.indices, probabilities, evidence):
-                    results[index] = self._verdict(paths[index], probability, found)
+                    results[index] = self.verdict(paths[index], probability, found)
             yield from (results[index] for index in sorted(results))
             on_batch(len(results))
 

@@ -6,11 +6,13 @@ import numpy as np
 import torch
 import pytest
 from PIL import Image
+from skimage import data
 
 from conftest import run_script, synthetic_image
 from deepfake import create_model, load_detector
 from deepfake.checkpoint import ModelCard, save_model
-from deepfake.explain import grad_cam, save_explanation
+from deepfake.explain import explanation, grad_cam
+from deepfake.faces import FaceBox
 from deepfake.transforms import Preprocessing
 
 
@@ -96,6 +98,39 @@ def test_flat_map_is_saved_plain_and_said(tmp_path):
     save_model(tmp_path / "m.safetensors", model, ModelCard("artifact_cnn_tiny", {}, Preprocessing(input_size=32)))
     detector = load_detector(tmp_path / "m.safetensors", device="cpu")
     image = synthetic_image(np.random.default_rng(0), fake=True, size=48)
-    path, note = save_explanation(detector, image, tmp_path / "x.png", tmp_path / "out")
+    picture, note = explanation(detector, image)
     assert "flat map" in note
-    assert np.array_equal(np.asarray(Image.open(path)), np.asarray(image))
+    assert np.array_equal(np.asarray(picture), np.asarray(image))
+
+
+@pytest.mark.parametrize("size, expected", [((300, 200), (300, 200)), ((2100, 700), (1024, 341))])
+def test_overlay_has_the_pictures_own_size_capped(trained_checkpoint, size, expected):
+    detector = load_detector(trained_checkpoint, device="cpu")
+    image = synthetic_image(np.random.default_rng(1), fake=True, size=max(size)).resize(size)
+    picture, _ = explanation(detector, image)
+    assert picture.size == expected
+
+
+def test_a_faces_overlay_is_the_whole_picture_with_the_face_box(trained_checkpoint):
+    detector = load_detector(trained_checkpoint, device="cpu")
+    image = Image.fromarray(data.astronaut())  # 512 x 512, her face upper centre-left
+    face = FaceBox(170, 60, 110, 130)
+    picture, _ = explanation(detector, image, face)
+    assert picture.size == image.size
+    pixels = np.asarray(picture)
+    assert (pixels[face.y, face.x + 10:face.x + face.width - 10] == 255).all()  # the box's top edge, white
+    untouched = np.asarray(image)[480:, 480:]  # far outside the face's crop: left as it was
+    assert np.array_equal(pixels[480:, 480:], untouched)
+
+
+def test_a_videos_overlay_is_its_most_suspicious_frame(trained_checkpoint, tmp_path):
+    from test_faces_video import write_video
+    clip = write_video(tmp_path / "clip.mp4", Image.fromarray(data.astronaut()).resize((160, 128)))
+    result = run_script("predict.py", "--image_path", str(clip), "--weights", str(trained_checkpoint), "--json",
+                        "--frames", "4", "--explain", str(tmp_path / "why"))
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    worst = max(record["frames"], key=lambda frame: frame["fake_probability"])
+    assert record["explanation_frame"] == worst["index"]
+    with Image.open(record["explanation"]) as picture:
+        assert picture.size == (160, 128)

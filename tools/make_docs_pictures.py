@@ -60,10 +60,10 @@ def main() -> None:
         # The shipped model finds no evidence in natural photos at whole-image scale (a flat map: see the model
         # card), so the README's Grad-CAM example uses converted Meso4_DF weights when they are at hand.
         astronaut = write_samples(scratch)[0]
-        from deepfake.images import load_rgb_image
         meso = ROOT / "runs" / "card" / "meso" / "Meso4_DF.safetensors"
         explainer = load_detector(meso, device="cpu") if meso.exists() else detector
-        made, _ = save_explanation(explainer, load_rgb_image(astronaut), astronaut, Path(scratch))
+        record = explainer.predict(astronaut).to_dict()
+        made, _, _ = save_explanation(explainer, astronaut, record, Path(scratch))
         made.replace(out / "gradcam_astronaut.png")
 
         chromium = shutil.which("chromium")

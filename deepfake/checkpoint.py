@@ -12,7 +12,7 @@ import pickle
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Union
+from typing import Dict, Optional, Union
 
 import torch
 import torch.nn as nn
@@ -184,3 +184,22 @@ def load_model(path) -> "tuple[nn.Module, ModelCard]":
         restore_packaged_weights(model)
     load_trained_state(model, tensors, path, card.arch)
     return model.eval(), card
+
+
+def describe(card: ModelCard, model: Optional[torch.nn.Module] = None) -> dict:
+    """A checkpoint as a person reads it: architecture, preprocessing, calibration, threshold, training data
+    and validation metrics (load_model.py --json, the service's /v1/model)."""
+    training, preprocessing = card.training, card.preprocessing
+    return {
+        "arch": card.arch, "model_kwargs": card.model_kwargs,
+        "parameters": sum(p.numel() for p in model.parameters()) if isinstance(model, torch.nn.Module) else None,
+        "input_size": preprocessing.input_size, "eval_crops": preprocessing.eval_crops,
+        "resize": preprocessing.resize, "faces": preprocessing.faces, "mirror_views": preprocessing.mirror_views,
+        "mean": list(preprocessing.mean), "std": list(preprocessing.std),
+        "threshold": card.threshold, "threshold_rule": card.threshold_rule, "temperature": card.temperature,
+        "logit_bias": card.logit_bias,
+        "class_names": list(card.class_names), "package_version": card.package_version,
+        "training_data": training.get("data", []),
+        "training": {k: v for k, v in training.items() if k not in ("data", "history")},
+        "validation_metrics": card.validation_metrics,
+    }

@@ -1,4 +1,4 @@
-"""Argument parsers and the main() of each root script, and of python -m deepfake.export and .recalibrate.
+"""Argument parsers and the main() of each root script, and of python -m deepfake.export, .recalibrate and .serve.
 
 No library module imports this one (tests/test_layers.py): the arrows point from the command line in."""
 import argparse
@@ -530,23 +530,9 @@ def get_load_model_parser() -> argparse.ArgumentParser:
 
 
 def describe_checkpoint(weights) -> dict:
-    from .checkpoint import load_model
+    from .checkpoint import describe, load_model
     model, card = load_model(weights)
-    training = card.training
-    return {
-        "weights": str(weights), "arch": card.arch, "model_kwargs": card.model_kwargs,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "input_size": card.preprocessing.input_size, "eval_crops": card.preprocessing.eval_crops,
-        "resize": card.preprocessing.resize, "faces": card.preprocessing.faces,
-        "mirror_views": card.preprocessing.mirror_views,
-        "mean": list(card.preprocessing.mean), "std": list(card.preprocessing.std),
-        "threshold": card.threshold, "threshold_rule": card.threshold_rule, "temperature": card.temperature,
-        "logit_bias": card.logit_bias,
-        "class_names": list(card.class_names), "package_version": card.package_version,
-        "training_data": training.get("data", []),
-        "training": {k: v for k, v in training.items() if k not in ("data", "history")},
-        "validation_metrics": card.validation_metrics,
-    }
+    return {"weights": str(weights), **describe(card, model)}
 
 
 def load_model_main(argv: Optional[List[str]] = None) -> int:
@@ -634,9 +620,59 @@ def recalibrate_main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- python -m deepfake.serve
+def get_serve_parser() -> argparse.ArgumentParser:
+    from .data import worker_count
+    parser = argparse.ArgumentParser(prog="deepfake-serve", description="Serve the detector on HTTP: a JSON API "
+                                     "(/v1/predict, /v1/predict/batch, /v1/health, /v1/model, docs at /docs) and "
+                                     "a web page at /.")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this machine only; there is no TLS)")
+    parser.add_argument("--port", type=int, default=8000)
+    weights_argument(parser)
+    parser.add_argument("--workers", type=int, default=max(1, worker_count(None)),
+                        help="threads that decode and crop uploads while the model scores (default: one per "
+                             "spare core); the model itself runs on one thread, batching what waits")
+    parser.add_argument("--max-upload-mb", type=float, default=50.0,
+                        help="largest request body, in MB (default 50); larger ones get 413 before being read")
+    parser.add_argument("--api-key", default=os.environ.get("DEEPFAKE_API_KEY"),
+                        help="require this key (Authorization: Bearer KEY, or X-API-Key) on /v1/; default: the "
+                             "DEEPFAKE_API_KEY environment variable, which keeps it out of the process list")
+    parser.add_argument("--queue-size", type=int, default=64,
+                        help="predict requests in progress at once (default 64); one more gets 503 and "
+                             "Retry-After")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when available)")
+    return parser
+
+
+def serve_main(argv: Optional[List[str]] = None) -> int:
+    args = get_serve_parser().parse_args(argv)
+    import ipaddress
+    import uvicorn
+    from .inference import load_detector
+    from .serve import ServiceSettings, create_app
+    if args.max_upload_mb <= 0 or args.queue_size < 1 or args.workers < 1:
+        raise DeepfakeError("--max-upload-mb must be above 0, --queue-size and --workers at least 1")
+    try:
+        loopback = ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = args.host == "localhost"
+    if not loopback:
+        print(f"warning: serving on {args.host} over plain HTTP (no TLS): uploads, results and any API key "
+              f"cross the network readable; put a TLS proxy in front", file=sys.stderr)
+    detector = load_detector(args.weights, args.device)
+    settings = ServiceSettings(max_upload_mb=args.max_upload_mb, api_key=args.api_key or None,
+                               queue_size=args.queue_size, workers=args.workers)
+    print(f"deepfake-serve: {detector.card.arch} on {detector.device}, threshold {detector.threshold:.4f}; page at "
+          f"http://{args.host}:{args.port}/, API docs at /docs", file=sys.stderr)
+    uvicorn.run(create_app(detector, settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
 train = run_cli(train_main)
 evaluate = run_cli(evaluate_main)
 predict = run_cli(predict_main)
 load_model = run_cli(load_model_main)
 export = run_cli(export_main)
 recalibrate = run_cli(recalibrate_main)
+serve = run_cli(serve_main)

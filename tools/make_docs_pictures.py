@@ -9,6 +9,8 @@
   public-domain astronaut photo;
 - docs/report.png: a screenshot (headless Chromium) of an HTML report on synthetic images, whose thumbnails
   are therefore safe to publish;
+- docs/web.png: the service's page (python -m deepfake.serve, in headless Chromium through Playwright) after
+  scoring the public-domain sample photos with the shipped weights (`--only web` makes this one alone);
 - docs/stress.png is copied from runs/card/plots/stress.png, which tools/model_card_figures.sh draws.
 """
 import argparse
@@ -38,9 +40,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "datasets"))
     parser.add_argument("--out", default=str(ROOT / "docs"))
+    parser.add_argument("--only", choices=("web",), default=None, help="make this picture alone")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(exist_ok=True)
+    if args.only == "web":
+        with tempfile.TemporaryDirectory() as scratch:
+            screenshot_service_page(Path(scratch), out / "web.png")
+        return
     detector = load_detector(DEFAULT_WEIGHTS, device="cpu")
     history = detector.card.training["history"]
     names = ", ".join(entry["name"] for entry in detector.card.training["data"])
@@ -71,6 +78,7 @@ def main() -> None:
             print("chromium not found: docs/report.png left as it was", file=sys.stderr)
         else:
             screenshot_synthetic_report(chromium, Path(scratch), out / "report.png")
+            screenshot_service_page(Path(scratch), out / "web.png")
     stress = ROOT / "runs" / "card" / "plots" / "stress.png"
     if stress.exists():
         (out / "stress.png").write_bytes(stress.read_bytes())
@@ -94,6 +102,24 @@ def screenshot_synthetic_report(chromium: str, scratch: Path, png: Path) -> None
     subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={scratch}/chromium",
                     "--window-size=1100,1500", f"--screenshot={png}", page.as_uri()],
                    check=True, capture_output=True)
+
+
+def screenshot_service_page(scratch: Path, png: Path) -> None:
+    """The service's page with the four sample photos scored by the shipped weights, faces and Grad-CAM on."""
+    from playwright.sync_api import sync_playwright
+    from test_serve_browser import CHROMIUM, CHROMIUM_ARGS, running_service
+    samples = write_samples(scratch / "samples")
+    with running_service(DEFAULT_WEIGHTS) as (url, _), sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 1500})
+        page.goto(url + "/")
+        page.locator("#model", has_text="threshold").wait_for(timeout=60_000)
+        page.check("#faces")
+        page.check("#explain")
+        page.set_input_files("#picker", [str(path) for path in samples])
+        page.locator(".probability").nth(len(samples) - 1).wait_for(timeout=300_000)
+        page.screenshot(path=str(png))
+        browser.close()
 
 
 if __name__ == "__main__":

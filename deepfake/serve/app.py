@@ -1,0 +1,289 @@
+"""The service's routes: /v1/predict, /v1/predict/batch, /v1/health, /v1/model and the page at /.
+
+A request goes: API key (when set) -> admission (at most queue_size requests in the building, else 503 with
+Retry-After) -> the body streamed into a private folder (uploads.py: 413 past the limit) -> each file sniffed,
+decoded and cropped on a worker thread -> the model's thread (model_queue.py) -> predict.py's JSON record,
+with the client's file name as its "path". The folder is removed when the request ends, on error too.
+"""
+import asyncio
+import base64
+import io
+import logging
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi_offline import FastAPIOffline
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from .. import __version__
+from ..aggregate import AGGREGATIONS
+from ..checkpoint import describe
+from ..errors import DeepfakeError
+from ..inference import Detector
+from ..video import VIDEO_EXTENSIONS
+from .model_queue import ModelQueue
+from .uploads import Upload, UploadRejected, receive_form
+
+log = logging.getLogger("deepfake.serve")
+
+# The page fetches nothing from anywhere but this service: inline script and style, previews from blob: URLs,
+# overlays as data: URLs.
+PAGE_POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; "
+               "media-src blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+TRUE, FALSE = {"1", "true", "on", "yes"}, {"", "0", "false", "off", "no"}
+MAX_FRAMES = 256
+
+
+@dataclass
+class ServiceSettings:
+    max_upload_mb: float = 50.0  # the largest request body
+    api_key: Optional[str] = None
+    queue_size: int = 64  # predict requests in the building at once; one more gets 503
+    workers: int = 2  # threads that decode and crop uploads
+    max_batch: int = 32  # images per model call
+    frames: int = 16  # a video's frames when the request does not say
+
+    @property
+    def limit_bytes(self) -> int:
+        return int(self.max_upload_mb * 2**20)
+
+
+class FileProblem(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Options:
+    faces: bool
+    frames: int
+    aggregate: str
+    explain: bool
+
+
+def parse_options(fields: dict, settings: ServiceSettings) -> Options:
+    def flag(name: str) -> bool:
+        value = fields.get(name, "").strip().lower()
+        if value not in TRUE | FALSE:
+            raise FileProblem(422, f"form field {name}={fields[name]!r}: say true or false")
+        return value in TRUE
+
+    frames = fields.get("frames", "").strip() or str(settings.frames)
+    if not frames.isdigit() or not 1 <= int(frames) <= MAX_FRAMES:
+        raise FileProblem(422, f"form field frames={frames!r}: a whole number from 1 to {MAX_FRAMES}")
+    aggregate = fields.get("aggregate", "").strip() or "mean"
+    if aggregate not in AGGREGATIONS:
+        raise FileProblem(422, f"form field aggregate={aggregate!r}: one of {', '.join(sorted(AGGREGATIONS))}")
+    return Options(flag("faces"), int(frames), aggregate, flag("explain"))
+
+
+def png_data_url(picture) -> str:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def error(status: int, message: str, headers: Optional[dict] = None) -> JSONResponse:
+    return JSONResponse({"detail": message}, status_code=status, headers=headers)
+
+
+class Service:
+    """The state behind the routes: one detector, its model thread, the admission count, the private folder."""
+
+    def __init__(self, detector: Detector, settings: ServiceSettings, face_detector_factory: Callable):
+        self.detector, self.settings = detector, settings
+        self.model_queue = ModelQueue(detector, settings.max_batch)
+        self.in_flight = 0  # touched on the event loop's thread only
+        self.root = Path(tempfile.mkdtemp(prefix="deepfake-serve-"))  # mode 0700: this user's alone
+        self._face_detector_factory = face_detector_factory
+        self._face_detector = None
+        self._limiter: Optional[anyio.CapacityLimiter] = None
+
+    def close(self) -> None:
+        self.model_queue.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    @property
+    def face_detector(self):
+        if self._face_detector is None:  # only the model's thread asks, so no lock
+            self._face_detector = self._face_detector_factory()
+        return self._face_detector
+
+    async def on_worker(self, function: Callable, *args):
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(max(1, self.settings.workers))
+        return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
+
+    async def predict_file(self, upload: Upload, options: Options) -> dict:
+        """predict.py's JSON record for one uploaded file, or FileProblem."""
+        if upload.size == 0:
+            raise FileProblem(422, f"{upload.name}: empty file")
+        extension = upload.extension
+        if extension is None:
+            raise FileProblem(415, f"{upload.name}: not an image or video this service reads (its first bytes "
+                                   f"match no format it knows; the file name is not consulted)")
+        path = upload.path.rename(upload.path.with_name(upload.path.name + extension))
+        detector = self.detector
+        faces = options.faces or detector.card.preprocessing.faces  # a face-trained checkpoint always scores faces
+        try:
+            if extension not in VIDEO_EXTENSIONS and not faces and not options.explain:
+                crops, evidence = await self.on_worker(detector.prepare, path)
+                probability = await asyncio.wrap_future(self.model_queue.score(crops))
+                record = detector.verdict(path, probability, evidence).to_dict()
+            else:
+                record = await asyncio.wrap_future(self.model_queue.call(
+                    lambda: self._predict_whole(path, extension in VIDEO_EXTENSIONS, faces, options)))
+        except DeepfakeError as problem:  # the message names our file: name the client's instead
+            raise FileProblem(422, str(problem).replace(str(path), upload.name)) from None
+        record["path"] = upload.name
+        return record
+
+    def _predict_whole(self, path: Path, is_video: bool, faces: bool, options: Options) -> dict:
+        """Faces, videos and Grad-CAM: on the model's thread, one file at a time."""
+        detector, face_detector = self.detector, self.face_detector if faces else None
+        if is_video:
+            prediction = detector.predict_video(path, options.frames, face_detector, options.aggregate)
+        elif face_detector is not None:
+            prediction = detector.predict_faces(path, face_detector)
+        else:
+            prediction = detector.predict(path)
+        record = prediction.to_dict()
+        if options.explain:
+            from ..explain import explain_result
+            picture, note, explained = explain_result(detector, path, record, options.frames)
+            record["explanation"] = png_data_url(picture)
+            if explained:
+                record["explanation_frame"] = explained["frame"]
+            if note:
+                record["explanation_note"] = note
+        return record
+
+    async def receive(self, request: Request, folder: Path):
+        return await receive_form(request.headers.get("content-type", ""), request.headers.get("content-length"),
+                                  request.stream(), folder, self.settings.limit_bytes)
+
+    def admit(self) -> Optional[JSONResponse]:
+        if self.in_flight >= self.settings.queue_size:
+            return error(503, f"busy: {self.in_flight} requests in progress (--queue-size "
+                              f"{self.settings.queue_size}); retry shortly", {"Retry-After": "1"})
+        self.in_flight += 1
+        return None
+
+    async def handle(self, request: Request, answer: Callable) -> JSONResponse:
+        """Admission, a private folder for the request, the body into it, `answer(form)`, the folder removed."""
+        refused = self.admit()
+        if refused is not None:
+            return refused
+        folder = Path(tempfile.mkdtemp(prefix="request-", dir=self.root))
+        try:
+            form = await self.receive(request, folder)
+            return await answer(form)
+        except (UploadRejected, FileProblem) as problem:
+            return error(problem.status, str(problem))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+            self.in_flight -= 1
+
+    async def record_or_problem(self, upload: Upload, options: Options) -> dict:
+        try:
+            return await self.predict_file(upload, options)
+        except FileProblem as problem:
+            return {"path": upload.name, "error": str(problem), "status": problem.status}
+
+
+def create_app(detector: Detector, settings: Optional[ServiceSettings] = None,
+               face_detector_factory: Optional[Callable] = None) -> FastAPI:
+    """The FastAPI app over `detector`. face_detector_factory: what --faces uses (default: faces.FaceDetector)."""
+    settings = settings or ServiceSettings()
+    if face_detector_factory is None:
+        from ..faces import FaceDetector
+        face_detector_factory = FaceDetector
+    service = Service(detector, settings, face_detector_factory)
+
+    async def lifespan(app):
+        yield
+        service.close()
+
+    # FastAPI's own /docs and /redoc, with their scripts served from the fastapi-offline wheel, not a CDN.
+    app = FastAPIOffline(title="deepfake", version=__version__, lifespan=lifespan,
+                  description="Is an image or a video a deepfake or AI-generated? Label 1 = fake, 0 = real. "
+                              "Scores are the shipped model's calibrated P(fake), compared with a threshold "
+                              "chosen on validation data.")
+    app.state.service = service
+
+    @app.middleware("http")
+    async def require_api_key(request: Request, call_next):
+        if settings.api_key and request.url.path.startswith("/v1/"):
+            given = request.headers.get("x-api-key") or ""
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() == "bearer":
+                given = given or token
+            if not secrets.compare_digest(given.encode(), settings.api_key.encode()):
+                return error(401, "missing or wrong API key: send it as 'Authorization: Bearer KEY' or "
+                                  "'X-API-Key: KEY'", {"WWW-Authenticate": "Bearer"})
+        return await call_next(request)
+
+    upload_body = {"content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"], "properties": {
+            "file": {"type": "string", "format": "binary", "description": "an image or a video"},
+            "faces": {"type": "boolean", "description": "score each detected face; the most suspicious decides"},
+            "frames": {"type": "integer", "minimum": 1, "maximum": MAX_FRAMES,
+                       "description": f"frames sampled per video (default {settings.frames})"},
+            "aggregate": {"type": "string", "enum": sorted(AGGREGATIONS), "description": "frames -> video score"},
+            "explain": {"type": "boolean", "description": "add a Grad-CAM overlay as a PNG data URL"}}}}}}
+    batch_body = {"content": {"multipart/form-data": {"schema": dict(
+        upload_body["content"]["multipart/form-data"]["schema"], required=["files"], properties=dict(
+            {key: value for key, value in upload_body["content"]["multipart/form-data"]["schema"]["properties"]
+             .items() if key != "file"},
+            files={"type": "array", "items": {"type": "string", "format": "binary"}}))}}}
+
+    @app.post("/v1/predict", openapi_extra={"requestBody": upload_body},
+              summary="One file: predict.py's JSON record (label, fake_probability, faces, frames, evidence)")
+    async def predict(request: Request):
+        async def answer(form):
+            if len(form.files) != 1:
+                raise FileProblem(422, f"send exactly one file in the 'file' field (got {len(form.files)}); "
+                                       f"several go to /v1/predict/batch")
+            return JSONResponse(await service.predict_file(form.files[0], parse_options(form.fields, settings)))
+        return await service.handle(request, answer)
+
+    @app.post("/v1/predict/batch", openapi_extra={"requestBody": batch_body},
+              summary="Several files: one record each, in the order sent; a file that fails has an error")
+    async def predict_batch(request: Request):
+        async def answer(form):
+            if not form.files:
+                raise FileProblem(422, "send one or more files in the 'files' field")
+            options = parse_options(form.fields, settings)
+            records: List[dict] = await asyncio.gather(*(service.record_or_problem(upload, options)
+                                                         for upload in form.files))
+            failed = sum("error" in record for record in records)
+            return JSONResponse({"results": records, "n_scored": len(records) - failed, "n_failed": failed})
+        return await service.handle(request, answer)
+
+    @app.get("/v1/health", summary="The model, the package version, the threshold and the load")
+    async def health():
+        return {"status": "ok", "model": detector.card.arch, "version": __version__,
+                "threshold": detector.threshold, "device": str(detector.device),
+                "queue": {"in_flight": service.in_flight, "limit": settings.queue_size},
+                "max_upload_mb": settings.max_upload_mb, "aggregations": sorted(AGGREGATIONS)}
+
+    @app.get("/v1/model", summary="The model card's summary: data, preprocessing, calibration, metrics")
+    async def model():
+        return describe(detector.card, detector.model)
+
+    page = resources.files(__package__).joinpath("page.html").read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def home():
+        return HTMLResponse(page, headers={"Content-Security-Policy": PAGE_POLICY,
+                                           "X-Content-Type-Options": "nosniff"})
+
+    return app

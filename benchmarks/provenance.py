@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from deepfake import load_detector  # noqa: E402
-from deepfake.data import iter_image_files, load_for, worker_count  # noqa: E402
-from deepfake.inference import DEFAULT_WEIGHTS  # noqa: E402
+from deepfake.data.datasets import iter_image_files, load_for, worker_count  # noqa: E402
+from deepfake.inference.detector import DEFAULT_WEIGHTS  # noqa: E402
 from deepfake.provenance import read_evidence  # noqa: E402
 
 DEFAULT_FOLDER = ROOT.parent / "shared" / "datasets" / "diffusion-coco" / "fake"

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from deepfake import load_detector  # noqa: E402
-from deepfake.inference import DEFAULT_WEIGHTS  # noqa: E402
+from deepfake.inference.detector import DEFAULT_WEIGHTS  # noqa: E402
 from inference import jpeg_folder  # noqa: E402  (benchmarks/inference.py: the same images it times)
 from test_serve_browser import running_service  # noqa: E402
 

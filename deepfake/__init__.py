@@ -15,8 +15,8 @@ from . import models  # noqa: E402,F401  (fills the registry)
 def __getattr__(name):
     # Inference pulls in the data stack; import it only when asked for.
     if name in ("Detector", "load_detector", "Prediction", "DEFAULT_WEIGHTS"):
-        from . import inference
-        return getattr(inference, name)
+        from .inference import detector
+        return getattr(detector, name)
     if name in ("Evidence", "read_evidence"):
         from . import provenance
         return getattr(provenance, name)

@@ -21,9 +21,9 @@ from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
 from . import __version__
+from .data.transforms import Preprocessing
 from .errors import DeepfakeError
 from .registry import create_model, model_arguments
-from .transforms import Preprocessing
 
 FORMAT_NAME = "deepfake-checkpoint"
 FORMAT_VERSION = 2

@@ -33,7 +33,7 @@ def run_cli(main: Callable[[Optional[List[str]]], int]) -> Callable[[Optional[Li
 
 
 def weights_argument(parser: argparse.ArgumentParser, nargs=None) -> None:
-    from .inference import DEFAULT_WEIGHTS
+    from .inference.detector import DEFAULT_WEIGHTS
     parser.add_argument("--weights", nargs=nargs, default=[str(DEFAULT_WEIGHTS)] if nargs else str(DEFAULT_WEIGHTS),
                         help="checkpoint file (.safetensors, or a training state last.pt); default: the shipped "
                              "weights/deepfake_cnn.safetensors")
@@ -54,12 +54,17 @@ def loader_arguments(parser: argparse.ArgumentParser, batch_size: int = 32) -> N
 
 # ---------------------------------------------------------------- train.py
 def get_train_parser() -> argparse.ArgumentParser:
-    from .data import SPLIT_BY
-    from .metrics import THRESHOLD_RULES
+    from .data.datasets import SPLIT_BY
+    from .data.transforms import (
+        CROP_LAYOUTS,
+        DEFAULT_DEGRADATION_PROBABILITY,
+        DEFAULT_EVAL_CROPS,
+        DEFAULT_REFRAME_PROBABILITY,
+        DEFAULT_RELIGHT_PROBABILITY,
+    )
+    from .evaluation.metrics import THRESHOLD_RULES
     from .registry import list_models
     from .synthesis.methods import METHODS
-    from .transforms import (CROP_LAYOUTS, DEFAULT_DEGRADATION_PROBABILITY, DEFAULT_EVAL_CROPS,
-                             DEFAULT_REFRAME_PROBABILITY, DEFAULT_RELIGHT_PROBABILITY)
     parser = argparse.ArgumentParser(description="Train a deepfake detector on real/ and fake/ image folders.")
     parser.add_argument("--data", nargs="+", default=[DEFAULT_DATA],
                         help="one or more folders, each with real/ and fake/ (or 0_real/ and 1_fake/) below it")
@@ -177,8 +182,8 @@ def parse_model_kwargs(pairs: List[str]) -> dict:
 
 def train_main(argv: Optional[List[str]] = None) -> int:
     args = get_train_parser().parse_args(argv)
-    from .data import check_train_fraction
-    from .trainer import TRAINING_STATE, TrainConfig, fit
+    from .data.datasets import check_train_fraction
+    from .training.trainer import TRAINING_STATE, TrainConfig, fit
     if args.epochs < 1 or args.batch_size < 1 or args.img_size < 8:
         raise DeepfakeError("--epochs and --batch-size must be at least 1, --img-size at least 8")
     if args.resize and args.resize < args.img_size:
@@ -233,7 +238,7 @@ def train_main(argv: Optional[List[str]] = None) -> int:
 
 # ---------------------------------------------------------------- evaluate.py
 def get_evaluate_parser() -> argparse.ArgumentParser:
-    from .aggregate import AGGREGATIONS
+    from .inference.aggregate import AGGREGATIONS
     parser = argparse.ArgumentParser(description="Measure a checkpoint on labelled real/ and fake/ folders.")
     parser.add_argument("--data", nargs="+", default=None,
                         help=f"labelled folders (default: the validation split of {DEFAULT_DATA}/)")
@@ -276,8 +281,9 @@ def get_evaluate_parser() -> argparse.ArgumentParser:
 def write_pictures(evaluations, plots_dir: Optional[str], report_path: Optional[str]) -> None:
     """Plots per checkpoint (a sub-folder each when several are compared) and the HTML report(s)."""
     import tempfile
-    from .plots import save_evaluation_plots
-    from .report import write_report
+
+    from .reporting.plots import save_evaluation_plots
+    from .reporting.report import write_report
     several = len(evaluations) > 1
     with tempfile.TemporaryDirectory() as scratch:
         for evaluation in evaluations:
@@ -290,7 +296,7 @@ def write_pictures(evaluations, plots_dir: Optional[str], report_path: Optional[
             plot_paths = save_evaluation_plots(evaluation.labels, evaluation.fake_probabilities,
                                                report["threshold"], report["confusion_matrix"], out_dir, subtitle)
             if "stress" in report:
-                from .plots import save_stress_plot
+                from .reporting.plots import save_stress_plot
                 plot_paths["stress"] = save_stress_plot(report["stress"], report["roc_auc"], out_dir / "stress.png",
                                                         subtitle)
             if plots_dir:
@@ -305,8 +311,8 @@ def write_pictures(evaluations, plots_dir: Optional[str], report_path: Optional[
 
 def evaluate_main(argv: Optional[List[str]] = None) -> int:
     args = get_evaluate_parser().parse_args(argv)
-    from .evaluation import evaluate_checkpoints
-    from .tables import format_comparison, format_per_video, format_report, format_robustness, format_stress
+    from .evaluation.evaluate import evaluate_checkpoints
+    from .reporting.tables import format_comparison, format_per_video, format_report, format_robustness, format_stress
     data_dirs = args.data or [DEFAULT_DATA]
     split = args.split or ("all" if args.data else "val")
     if args.data is None and not any(Path(DEFAULT_DATA).glob("*/*")):
@@ -315,8 +321,8 @@ def evaluate_main(argv: Optional[List[str]] = None) -> int:
     from .distributed import default_device, start_cluster, stop_cluster
     stress = None
     if args.stress:
-        from .inference import load_detector
-        from .stress import stress_sweep
+        from .evaluation.stress import stress_sweep
+        from .inference.detector import load_detector
         transfer_from = load_detector(args.transfer_from) if args.transfer_from else None
 
         def stress(detector, images):
@@ -358,7 +364,7 @@ def evaluate_main(argv: Optional[List[str]] = None) -> int:
 
 # ---------------------------------------------------------------- predict.py
 def get_predict_parser() -> argparse.ArgumentParser:
-    from .aggregate import AGGREGATIONS
+    from .inference.aggregate import AGGREGATIONS
     from .provenance.evidence import EVIDENCE_MODES
     parser = argparse.ArgumentParser(description="Say whether images and videos are fake (AI-generated or "
                                                  "manipulated).")
@@ -417,13 +423,15 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
     args = get_predict_parser().parse_args(argv)
     import csv
     from contextlib import ExitStack
+
     from tqdm import tqdm
+
+    from .data.images import load_rgb_image
+    from .data.video import is_video_file
     from .distributed import default_device, rank_device, start_cluster, stop_cluster
-    from .images import load_rgb_image
-    from .inference import Failure, collect_media, load_detector, predict_media, reporting_order
+    from .inference.detector import Failure, collect_media, load_detector, predict_media, reporting_order
     from .provenance import deciding_evidence
     from .provenance.c2pa_manifest import load_trust_anchors
-    from .video import is_video_file
 
     if args.frames < 1:
         raise DeepfakeError("--frames must be at least 1")
@@ -452,7 +460,7 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
             detector.card.threshold = args.threshold
         face_detector = None
         if args.faces or detector.card.preprocessing.faces:  # a face-trained checkpoint always scores faces
-            from .faces import FaceDetector
+            from .data.faces import FaceDetector
             face_detector = FaceDetector()
         show_bars = sys.stderr.isatty() and cluster.is_main
 
@@ -477,7 +485,7 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
                 return result
             record = result.to_dict()
             if args.explain:
-                from .explain import save_explanation
+                from .inference.explain import save_explanation
                 explanation, note, explained = save_explanation(detector, Path(result.path), record,
                                                                 Path(args.explain), args.frames)
                 record["explanation"] = str(explanation)
@@ -593,9 +601,9 @@ def export_main(argv: Optional[List[str]] = None) -> int:
 
 # ---------------------------------------------------------------- python -m deepfake.recalibrate
 def recalibrate_main(argv: Optional[List[str]] = None) -> int:
-    from .metrics import THRESHOLD_RULES
+    from .data.transforms import CROP_LAYOUTS
+    from .evaluation.metrics import THRESHOLD_RULES
     from .recalibrate import recalibrate_checkpoint
-    from .transforms import CROP_LAYOUTS
     parser = argparse.ArgumentParser(prog="python -m deepfake.recalibrate",
                                      description="Refit calibration and threshold on a checkpoint's validation split.")
     weights_argument(parser)
@@ -622,7 +630,7 @@ def recalibrate_main(argv: Optional[List[str]] = None) -> int:
 
 # ---------------------------------------------------------------- python -m deepfake.serve
 def get_serve_parser() -> argparse.ArgumentParser:
-    from .data import worker_count
+    from .data.datasets import worker_count
     parser = argparse.ArgumentParser(prog="deepfake-serve", description="Serve the detector on HTTP: a JSON API "
                                      "(/v1/predict, /v1/predict/batch, /v1/health, /v1/model, docs at /docs) and "
                                      "a web page at /.")
@@ -648,8 +656,10 @@ def get_serve_parser() -> argparse.ArgumentParser:
 def serve_main(argv: Optional[List[str]] = None) -> int:
     args = get_serve_parser().parse_args(argv)
     import ipaddress
+
     import uvicorn
-    from .inference import load_detector
+
+    from .inference.detector import load_detector
     from .serve import ServiceSettings, create_app
     if args.max_upload_mb <= 0 or args.queue_size < 1 or args.workers < 1:
         raise DeepfakeError("--max-upload-mb must be above 0, --queue-size and --workers at least 1")

@@ -18,9 +18,9 @@ import torch
 import torch.nn as nn
 
 from .checkpoint import ModelCard, save_model
+from .data.transforms import Preprocessing
 from .errors import DeepfakeError
 from .registry import create_model
-from .transforms import Preprocessing
 
 # MesoNet's training pipeline: Keras ImageDataGenerator(rescale=1/255) on 256x256 images.
 MESONET_PREPROCESSING = Preprocessing(input_size=256, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), eval_crops=1,

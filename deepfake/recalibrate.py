@@ -19,13 +19,14 @@ from typing import Optional, Sequence, Union
 import torch
 from torch.utils.data import DataLoader
 
-from .calibration import calibrate_on_validation, calibrated_rule
 from .checkpoint import ModelCard, load_model, save_model
-from .data import LabelledImageDataset, collate_skipping_failures, load_split, worker_count
-from .engine import score
-from .evaluation import recorded_split
+from .data.datasets import LabelledImageDataset, collate_skipping_failures, load_split, worker_count
+from .data.transforms import EvalTransform
 from .errors import DeepfakeError
-from .transforms import EvalTransform
+from .evaluation.evaluate import recorded_split
+from .evaluation.metrics import calibrate_on_validation
+from .evaluation.scoring import score
+from .inference.calibration import calibrated_rule
 
 
 def recalibrate_checkpoint(weights: Union[str, Path], data_dirs: Sequence[str], out: Union[str, Path, None] = None,

@@ -16,7 +16,7 @@ from typing import List, Optional, Tuple
 from tqdm import tqdm
 
 from .checkpoint import atomic_write_bytes
-from .data import CLASS_FOLDERS, discover_labelled_images, iter_image_files
+from .data.datasets import CLASS_FOLDERS, discover_labelled_images, iter_image_files
 from .errors import DeepfakeError
 from .synthesis import METHODS, PseudoFakeCache, create_method
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from deepfake.mixup import Mixup
-from deepfake.transforms import (NO_AUGMENTATION, Augmentation, Degrade, Preprocessing, Reframe, Relight,
+from deepfake.training.mixup import Mixup
+from deepfake.data.transforms import (NO_AUGMENTATION, Augmentation, Degrade, Preprocessing, Reframe, Relight,
                                  build_train_transform, to_normalized_tensor)
 
 

@@ -8,13 +8,13 @@ from sklearn.metrics import roc_auc_score
 
 from conftest import make_labelled_folder, run_script
 from deepfake import create_model
-from deepfake.calibration import MIN_SCALE, fake_probability, fit_calibration
+from deepfake.inference.calibration import MIN_SCALE, fake_probability, fit_calibration
 from deepfake.checkpoint import ModelCard, load_model, save_model
-from deepfake.data import load_split
-from deepfake.evaluation import evaluate_checkpoints
-from deepfake.inference import Detector
-from deepfake.metrics import expected_calibration_error
-from deepfake.transforms import Preprocessing
+from deepfake.data.datasets import load_split
+from deepfake.evaluation.evaluate import evaluate_checkpoints
+from deepfake.inference.detector import Detector
+from deepfake.evaluation.metrics import expected_calibration_error
+from deepfake.data.transforms import Preprocessing
 
 
 def tiny_card(**overrides) -> ModelCard:

@@ -8,7 +8,7 @@ from safetensors.torch import save_file
 from deepfake import DeepfakeError, create_model
 from deepfake.checkpoint import (FORMAT_VERSION, ModelCard, atomic_write_bytes, load_model, load_training_state,
                                  save_model, save_training_state)
-from deepfake.transforms import Preprocessing
+from deepfake.data.transforms import Preprocessing
 
 
 def tiny_card(**overrides) -> ModelCard:

@@ -45,7 +45,7 @@ def test_training_records_its_degradations(labelled_folder, tmp_path):
 
 
 def test_training_with_resize_scores_the_whole_image(labelled_folder, tmp_path):
-    from deepfake.transforms import EvalTransform
+    from deepfake.data.transforms import EvalTransform
     result = run_script("train.py", "--data", str(labelled_folder), "--arch", "artifact_cnn_tiny", "--epochs", "1",
                         "--img-size", "32", "--resize", "32", "--batch-size", "8", "--workers", "0",
                         "--mirror-views", "--out", str(tmp_path))

@@ -3,7 +3,7 @@ import re
 
 from conftest import load_tool, run_script
 from deepfake.checkpoint import load_model
-from deepfake.transforms import Preprocessing
+from deepfake.data.transforms import Preprocessing
 
 
 def test_a_larger_view_resizes_only_a_checkpoint_that_resizes():

@@ -11,10 +11,10 @@ from torch.utils.data import DataLoader
 from conftest import run_script
 from deepfake import create_model
 from deepfake.checkpoint import ModelCard, load_model
-from deepfake.data import ImagePathDataset, collate_skipping_failures
-from deepfake.engine import crop_averaged_logits
-from deepfake.inference import Detector
-from deepfake.transforms import CROP_LAYOUTS, EvalTransform, Preprocessing, crop_boxes
+from deepfake.data.datasets import ImagePathDataset, collate_skipping_failures
+from deepfake.inference.forward import crop_averaged_logits
+from deepfake.inference.detector import Detector
+from deepfake.data.transforms import CROP_LAYOUTS, EvalTransform, Preprocessing, crop_boxes
 
 
 @pytest.mark.parametrize("n_crops", sorted(CROP_LAYOUTS))
@@ -87,13 +87,16 @@ def test_recalibrate_switches_the_crop_layout(trained_checkpoint, labelled_folde
 def test_crops_run_through_the_model_in_chunks_with_the_same_result(monkeypatch):
     """Bounded memory: a batch larger than CROPS_PER_FORWARD is scored chunk by chunk, and no image's mean
     depends on where the chunks fall, even when one image's crops straddle two chunks."""
-    import deepfake.engine as engine
+    import deepfake.inference.forward as forward
     model, _ = _model_and_card(9)
     crops, counts = torch.randn(23, 3, 32, 32), [9, 4, 1, 9]
+    calls = []
+    model.register_forward_hook(lambda module, inputs, output: calls.append(len(inputs[0])))
     with torch.no_grad():
-        whole = engine.crop_averaged_logits(model, crops, counts)
-        monkeypatch.setattr(engine, "CROPS_PER_FORWARD", 5)
-        chunked = engine.crop_averaged_logits(model, crops, counts)
+        whole = forward.crop_averaged_logits(model, crops, counts)
+        monkeypatch.setattr(forward, "CROPS_PER_FORWARD", 5)
+        chunked = forward.crop_averaged_logits(model, crops, counts)
+    assert max(calls[1:]) <= 5 and len(calls) > 2  # the second pass really ran in chunks
     assert torch.allclose(whole, chunked, atol=1e-5)
 
 
@@ -118,7 +121,7 @@ def test_mirror_views_follow_the_crops_and_score_an_image_and_its_mirror_alike()
 
 
 def test_the_attack_sees_the_views_prediction_sees():
-    from deepfake.attacks import differentiable_view
+    from deepfake.evaluation.attacks import differentiable_view
     image = Image.fromarray(np.random.default_rng(3).integers(0, 256, (32, 48, 3), dtype=np.uint8))
     pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).permute(2, 0, 1)
     for card in _model_and_card(5)[1], _mirrored(_model_and_card(5)[1]):

@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from deepfake import DeepfakeError
-from deepfake.data import discover_labelled_images, load_split, split_train_val
+from deepfake.data.datasets import discover_labelled_images, load_split, split_train_val
 
 
 def touch_image(path: Path) -> Path:

@@ -14,7 +14,7 @@ from PIL import Image
 from conftest import ROOT, run_script
 from deepfake.distributed import Cluster, GlobalBatchSampler
 from deepfake.registry import create_model
-from deepfake.trainer import seed_everything
+from deepfake.training.trainer import seed_everything
 
 # Flip-symmetric images at exactly the crop size and no degradations: the random flip and crop are then the
 # identity, so the only difference left between the runs is who computes which half of each batch.

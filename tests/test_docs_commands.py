@@ -109,7 +109,7 @@ def check_curl(argv: list, routes: dict) -> None:
     for name, value in fields:
         assert name in SERVICE_FIELDS, f"{path} takes no form field {name!r}"
         if name == "aggregate":
-            from deepfake.aggregate import AGGREGATIONS
+            from deepfake.inference.aggregate import AGGREGATIONS
             assert value in AGGREGATIONS
 
 

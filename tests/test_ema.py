@@ -4,9 +4,9 @@ import torch
 import torch.nn as nn
 
 from deepfake.checkpoint import load_model, load_training_state
-from deepfake.ema import ExponentialMovingAverage
+from deepfake.training.ema import ExponentialMovingAverage
 from deepfake.errors import DeepfakeError
-from deepfake.trainer import TrainConfig, fit
+from deepfake.training.trainer import TrainConfig, fit
 
 
 def small_model() -> nn.Module:

@@ -9,7 +9,7 @@ from conftest import run_script
 from deepfake import load_detector
 from deepfake.errors import DeepfakeError
 from deepfake.export import export_onnx
-from deepfake.inference import DEFAULT_WEIGHTS
+from deepfake.inference.detector import DEFAULT_WEIGHTS
 
 
 @pytest.fixture(scope="module")

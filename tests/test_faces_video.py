@@ -9,9 +9,9 @@ from skimage import data
 
 from conftest import SHARED_DATASETS, requires_shared_data, run_script
 from deepfake import DeepfakeError
-from deepfake.aggregate import AGGREGATIONS, confident_mean, top_quarter_mean
-from deepfake.faces import FaceCropCache, FaceDetector, crop_face
-from deepfake.video import sample_frames
+from deepfake.inference.aggregate import AGGREGATIONS, confident_mean, top_quarter_mean
+from deepfake.data.faces import FaceCropCache, FaceDetector, crop_face
+from deepfake.data.video import sample_frames
 
 
 def write_video(path, image: Image.Image, n_frames: int = 30, fps: int = 10):

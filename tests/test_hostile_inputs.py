@@ -11,8 +11,8 @@ from PIL import Image
 
 from conftest import run_script, synthetic_image
 from deepfake import DeepfakeError
-from deepfake.data import iter_image_files
-from deepfake.images import load_rgb_image
+from deepfake.data.datasets import iter_image_files
+from deepfake.data.images import load_rgb_image
 
 
 def encoded(format_name: str) -> bytes:

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from deepfake import DeepfakeError
-from deepfake.images import MAX_IMAGE_PIXELS, load_rgb_image
+from deepfake.data.images import MAX_IMAGE_PIXELS, load_rgb_image
 
 
 def jpeg_bytes(size=(32, 24)) -> bytes:
@@ -108,7 +108,7 @@ def test_reduced_scale_decoding_leaves_pngs_whole_and_keeps_exif_orientation(tmp
 
 
 def test_reduced_scale_decoding_changes_the_resized_view_by_a_fraction_of_a_level(tmp_path):
-    from deepfake.transforms import resize_shorter_side
+    from deepfake.data.transforms import resize_shorter_side
     path = tmp_path / "photo.jpg"
     _smooth_photo(1024, 768).save(path, quality=95)
     full, reduced = (np.asarray(resize_shorter_side(load_rgb_image(path, side), 128), dtype=float)

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from deepfake.metrics import binary_metrics, choose_threshold, expected_calibration_error
+from deepfake.evaluation.metrics import binary_metrics, choose_threshold, expected_calibration_error
 
 LABELS = [0, 0, 0, 0, 1, 1, 1, 1]
 SCORES = [0.1, 0.2, 0.3, 0.8, 0.4, 0.7, 0.9, 0.95]

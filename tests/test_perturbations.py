@@ -3,7 +3,7 @@ import json
 import numpy as np
 
 from conftest import run_script, synthetic_image
-from deepfake.perturbations import ROBUSTNESS_SUITE, center_crop, downscale, gaussian_blur, jpeg
+from deepfake.data.perturbations import ROBUSTNESS_SUITE, center_crop, downscale, gaussian_blur, jpeg
 
 
 def test_each_perturbation_does_what_its_name_says():

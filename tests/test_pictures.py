@@ -11,9 +11,9 @@ from skimage import data
 from conftest import run_script, synthetic_image
 from deepfake import create_model, load_detector
 from deepfake.checkpoint import ModelCard, save_model
-from deepfake.explain import explanation, grad_cam
-from deepfake.faces import FaceBox
-from deepfake.transforms import Preprocessing
+from deepfake.inference.explain import explanation, grad_cam
+from deepfake.data.faces import FaceBox
+from deepfake.data.transforms import Preprocessing
 
 
 def assert_picture(path, min_size=(300, 250)):

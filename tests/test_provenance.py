@@ -393,7 +393,7 @@ def test_python_api_carries_evidence(trained_checkpoint, mixed_folder, signing):
     assert prediction.decided_by == "provenance" and prediction.label == "fake"
     plain = detector.predict(mixed_folder / "plain.jpg")
     assert plain.evidence == [] and plain.decided_by == "model"
-    from deepfake.faces import FaceDetector
+    from deepfake.data.faces import FaceDetector
     faces = detector.predict_faces(mixed_folder / "xmp.jpg", FaceDetector())
     assert [item.kind for item in faces.evidence] == ["xmp"] and faces.decided_by == "provenance"
     assert load_detector(trained_checkpoint, device="cpu", evidence="off").predict(
@@ -409,7 +409,7 @@ def test_bad_trust_anchors_file_is_one_line(trained_checkpoint, mixed_folder, tm
 
 
 def test_report_thumbnails_list_their_evidence(mixed_folder):
-    from deepfake.report import _evidence_list
+    from deepfake.reporting.report import _evidence_list
     assert "png_text: ai_generated" in _evidence_list(mixed_folder / "a1111.png")
     assert _evidence_list(mixed_folder / "plain.jpg") == ""
 

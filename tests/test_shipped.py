@@ -7,7 +7,7 @@ import pytest
 
 from conftest import ROOT, SHARED_DATASETS, requires_shared_data, run_script
 from deepfake import load_detector
-from deepfake.inference import DEFAULT_WEIGHTS
+from deepfake.inference.detector import DEFAULT_WEIGHTS
 from deepfake.samples import write_samples
 
 

@@ -7,10 +7,10 @@ import torch
 
 from conftest import make_labelled_folder, run_script, synthetic_image
 from deepfake import load_detector
-from deepfake.attacks import fake_logit, fgsm_evasion, pgd_evasion
-from deepfake.data import discover_labelled_images
-from deepfake.perturbations import STRESS_FAMILIES, brightness, contrast, down_up, gamma
-from deepfake.stress import evasion_rows
+from deepfake.evaluation.attacks import fake_logit, fgsm_evasion, pgd_evasion
+from deepfake.data.datasets import discover_labelled_images
+from deepfake.data.perturbations import STRESS_FAMILIES, brightness, contrast, down_up, gamma
+from deepfake.evaluation.stress import evasion_rows
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from PIL import Image
 
 from conftest import SHARED_DATASETS, make_labelled_folder, requires_shared_data, run_script, synthetic_image
 from deepfake.checkpoint import load_model
-from deepfake.data import discover_labelled_images, split_train_val
+from deepfake.data.datasets import discover_labelled_images, split_train_val
 from deepfake.synthesis import PseudoFakeCache, create_method
 from deepfake.synthesis.self_blend import face_mask, self_blend
 
@@ -143,8 +143,8 @@ def test_reals_only_training_never_sees_a_real_fake(tmp_path):
 
 def test_old_checkpoints_keep_the_split_they_recorded(tmp_path):
     from types import SimpleNamespace
-    from deepfake.data import discover_roots, select_split
-    from deepfake.evaluation import recorded_split
+    from deepfake.data.datasets import discover_roots, select_split
+    from deepfake.evaluation.evaluate import recorded_split
     root = make_paired_sources(tmp_path)
     images_by_root = discover_roots([root])
     images = images_by_root[str(root)]

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import ROOT, make_labelled_folder, run_script
-from deepfake.trainer import TrainConfig, fit
+from deepfake.training.trainer import TrainConfig, fit
 
 TINY = ["--arch", "artifact_cnn_tiny", "--epochs", "3", "--batch-size", "8", "--lr", "0.01", "--img-size", "32",
         "--workers", "0"]
@@ -87,7 +87,7 @@ def test_non_finite_loss_stops_without_touching_the_best_checkpoint(labelled_fol
         # 7th call is epoch 2, batch 2 (counting from 0).
         return real_loss(logits, labels) * (float("nan") if calls["n"] > 6 else 1.0)
 
-    import deepfake.engine as engine
+    import deepfake.training.engine as engine
     monkeypatch.setattr(engine.F, "binary_cross_entropy_with_logits", diverging_loss)
     saved = {}
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from deepfake.data import discover_roots, select_split  # noqa: E402
-from deepfake.evaluation import evaluate_detector, recorded_split  # noqa: E402
-from deepfake.images import load_rgb_image  # noqa: E402
-from deepfake.inference import DEFAULT_WEIGHTS, Detector, load_detector  # noqa: E402
-from deepfake.transforms import CROP_LAYOUTS, Preprocessing, crop_boxes, fit_to_input  # noqa: E402
+from deepfake.data.datasets import discover_roots, select_split  # noqa: E402
+from deepfake.evaluation.evaluate import evaluate_detector, recorded_split  # noqa: E402
+from deepfake.data.images import load_rgb_image  # noqa: E402
+from deepfake.inference.detector import DEFAULT_WEIGHTS, Detector, load_detector  # noqa: E402
+from deepfake.data.transforms import CROP_LAYOUTS, Preprocessing, crop_boxes, fit_to_input  # noqa: E402
 
 
 def crop_layouts(preprocessing: Preprocessing) -> dict:

@@ -25,11 +25,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from deepfake import load_detector  # noqa: E402
-from deepfake.evaluation import evaluate_checkpoints  # noqa: E402
-from deepfake.explain import save_explanation  # noqa: E402
-from deepfake.inference import DEFAULT_WEIGHTS  # noqa: E402
-from deepfake.plots import save_evaluation_plots, save_training_curves  # noqa: E402
-from deepfake.report import write_report  # noqa: E402
+from deepfake.evaluation.evaluate import evaluate_checkpoints  # noqa: E402
+from deepfake.inference.explain import save_explanation  # noqa: E402
+from deepfake.inference.detector import DEFAULT_WEIGHTS  # noqa: E402
+from deepfake.reporting.plots import save_evaluation_plots, save_training_curves  # noqa: E402
+from deepfake.reporting.report import write_report  # noqa: E402
 from deepfake.samples import write_samples  # noqa: E402
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -35,7 +35,7 @@ done
 # set's recall and false-positive rate there; MesoNet's at its own such threshold.
 $PY - "$OUT" "${SETS[@]}" <<'PYTHON'
 import csv, sys
-from deepfake.metrics import binary_metrics, choose_threshold
+from deepfake.evaluation.metrics import binary_metrics, choose_threshold
 out, sets = sys.argv[1], sys.argv[2:]
 rows = {name: list(csv.DictReader(open(f"{out}/{name}.scores.csv"))) for name in sets}
 labels = [int(r["label"]) for name in sets for r in rows[name]]
@@ -59,7 +59,7 @@ $PY - $D/faces-stylegan/real <<'PYTHON'
 import sys, time
 from pathlib import Path
 from PIL import Image
-from deepfake.faces import FaceDetector
+from deepfake.data.faces import FaceDetector
 photos = sorted(Path(sys.argv[1]).glob("*.jpg"))
 images = [Image.open(p).convert("RGB") for p in photos]
 detector = FaceDetector()

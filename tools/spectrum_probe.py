@@ -24,11 +24,11 @@ from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from deepfake.data import discover_roots, select_split  # noqa: E402
-from deepfake.evaluation import evaluate_detector, recorded_split  # noqa: E402
-from deepfake.images import load_rgb_image  # noqa: E402
-from deepfake.inference import DEFAULT_WEIGHTS, load_detector  # noqa: E402
-from deepfake.perturbations import ROBUSTNESS_SUITE, Perturbed  # noqa: E402
+from deepfake.data.datasets import discover_roots, select_split  # noqa: E402
+from deepfake.evaluation.evaluate import evaluate_detector, recorded_split  # noqa: E402
+from deepfake.data.images import load_rgb_image  # noqa: E402
+from deepfake.inference.detector import DEFAULT_WEIGHTS, load_detector  # noqa: E402
+from deepfake.data.perturbations import ROBUSTNESS_SUITE, Perturbed  # noqa: E402
 
 
 def radial_log_spectrum(image: Image.Image, side: int) -> np.ndarray:

@@ -24,7 +24,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from deepfake.data import iter_image_files  # noqa: E402
+from deepfake.data.datasets import iter_image_files  # noqa: E402
 from deepfake.provenance import read_evidence  # noqa: E402
 from deepfake.provenance.watermark import KNOWN_MARKS, MIN_PIXELS, mark_distances  # noqa: E402
 

@@ -9,7 +9,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 from PIL import Image
 
-from ..images import IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, to_rgb
+from ..data.images import IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, to_rgb
 from .c2pa_manifest import read_c2pa
 from .evidence import Evidence, note
 from .exif import open_with_exif, read_exif

@@ -19,15 +19,15 @@ from typing import Callable, List, Optional
 
 import anyio
 from fastapi import FastAPI, Request
-from fastapi_offline import FastAPIOffline
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from .. import __version__
-from ..aggregate import AGGREGATIONS
 from ..checkpoint import describe
+from ..data.video import VIDEO_EXTENSIONS
 from ..errors import DeepfakeError
-from ..inference import Detector
-from ..video import VIDEO_EXTENSIONS
+from ..inference.aggregate import AGGREGATIONS
+from ..inference.detector import Detector
 from .model_queue import ModelQueue
 from .uploads import Upload, UploadRejected, receive_form
 
@@ -157,7 +157,7 @@ class Service:
             prediction = detector.predict(path)
         record = prediction.to_dict()
         if options.explain:
-            from ..explain import explain_result
+            from ..inference.explain import explain_result
             picture, note, explained = explain_result(detector, path, record, options.frames)
             record["explanation"] = png_data_url(picture)
             if explained:
@@ -204,7 +204,7 @@ def create_app(detector: Detector, settings: Optional[ServiceSettings] = None,
     """The FastAPI app over `detector`. face_detector_factory: what --faces uses (default: faces.FaceDetector)."""
     settings = settings or ServiceSettings()
     if face_detector_factory is None:
-        from ..faces import FaceDetector
+        from ..data.faces import FaceDetector
         face_detector_factory = FaceDetector
     service = Service(detector, settings, face_detector_factory)
 

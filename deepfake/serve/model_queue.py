@@ -14,8 +14,8 @@ from typing import Callable, List
 
 import torch
 
-from ..data import concatenate_crops
-from ..inference import Detector
+from ..data.datasets import concatenate_crops
+from ..inference.detector import Detector
 
 
 @dataclass

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..checkpoint import atomic_write_bytes
-from ..images import load_rgb_image
+from ..data.images import load_rgb_image
 from .methods import PseudoFakeMethod
 
 

@@ -4,7 +4,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
-from ..data import LabelledImage
+from ..data.datasets import LabelledImage
 from ..errors import DeepfakeError
 from .cache import PseudoFakeCache
 from .methods import create_method, method_record

@@ -91,7 +91,7 @@ def histogram_figure(labels, scores, threshold: float, subtitle: str) -> Figure:
 
 
 def reliability_figure(labels, scores, subtitle: str, n_bins: int = 10) -> Figure:
-    from .metrics import expected_calibration_error
+    from ..evaluation.metrics import expected_calibration_error
     figure = _figure("Reliability diagram (calibration)", subtitle)
     axes = figure.add_subplot()
     labels, scores = np.asarray(labels, dtype=float), np.asarray(scores)

@@ -4,10 +4,14 @@ Label 1 = fake is the positive class: precision is "of what we flagged, how much
 "of the fakes, how many we caught". A metric that is undefined on the data (ROC-AUC with one class) is
 reported as None with the reason, never as a made-up number.
 """
+from dataclasses import dataclass
 from typing import Dict, Optional, Sequence
 
 import numpy as np
+import torch
 from sklearn import metrics as skm
+
+from ..inference.calibration import fake_probability, fit_calibration
 
 THRESHOLD_RULES = ("balanced_accuracy", "fpr_5")
 
@@ -89,3 +93,20 @@ def binary_metrics(labels: Sequence[int], fake_probabilities: Sequence[float], t
     if undefined:
         result["undefined"] = undefined
     return result
+
+
+@dataclass(frozen=True)
+class CalibratedValidation:
+    temperature: float
+    bias: float
+    threshold: float
+    metrics: Dict
+
+
+def calibrate_on_validation(labels: Sequence[int], logits: Sequence[float], threshold_rule: str
+                            ) -> CalibratedValidation:
+    """Calibrate first, then choose the threshold on the probabilities users will see, then measure."""
+    temperature, bias = fit_calibration(labels, logits)
+    probabilities = fake_probability(torch.tensor(list(logits), dtype=torch.float64), temperature, bias).tolist()
+    threshold = choose_threshold(labels, probabilities, threshold_rule)
+    return CalibratedValidation(temperature, bias, threshold, binary_metrics(labels, probabilities, threshold))

@@ -10,8 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .forward import crop_averaged_logits
-from .transforms import Preprocessing, crop_boxes, with_mirror_views
+from ..data.transforms import Preprocessing, crop_boxes, with_mirror_views
+from ..inference.forward import crop_averaged_logits
 
 
 def differentiable_view(preprocessing: Preprocessing) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from matplotlib import colormaps
 from PIL import Image, ImageDraw
 
-from .faces import FaceBox, face_crop_box
-from .inference import Detector
-from .transforms import fit_to_input, to_normalized_tensor, with_mirror_views
+from ..data.faces import FaceBox, face_crop_box
+from ..data.transforms import fit_to_input, to_normalized_tensor, with_mirror_views
+from .detector import Detector
 
 # Larger views are explained on their central 1024x1024 pixels: resizing would erase the very traces being
 # explained, and a 12-megapixel backward pass needs gigabytes.
@@ -114,10 +114,10 @@ def explain_result(detector: Detector, source: Path, record: dict, n_frames: int
     """The overlay a person should look at for one result (predict's JSON record of `source`): the image
     itself, or a video's most suspicious frame, with the face that decided drawn. Returns (overlay, note,
     what was explained: {"frame": index, "time": seconds} for a video, else {})."""
-    from .images import load_rgb_image
+    from ..data.images import load_rgb_image
     frames = record.get("frames")
     if frames is not None:
-        from .video import sample_frames
+        from ..data.video import sample_frames
         worst = max(frames, key=lambda frame: frame["fake_probability"])
         image = next(frame.image for frame in sample_frames(source, n_frames) if frame.index == worst["index"])
         faces, explained = worst.get("faces"), {"frame": worst["index"], "time": worst["time"]}

@@ -20,10 +20,10 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from .checkpoint import atomic_write_bytes
-from .data import Batch, collate_skipping_failures
+from ..checkpoint import atomic_write_bytes
+from ..data.datasets import Batch, collate_skipping_failures
+from ..inference.forward import CROPS_PER_FORWARD, mixed_precision
 from .engine import seed_everything
-from .forward import CROPS_PER_FORWARD, mixed_precision
 
 
 def trains_head_only(model: nn.Module) -> bool:

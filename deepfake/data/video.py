@@ -11,7 +11,7 @@ from typing import Callable, List
 import numpy as np
 from PIL import Image
 
-from .errors import DeepfakeError
+from ..errors import DeepfakeError
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
 

@@ -13,12 +13,12 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
+from ..data.images import load_rgb_image
+from ..data.perturbations import STRESS_FAMILIES
+from ..data.transforms import fit_to_input
+from ..inference.detector import Detector
 from .attacks import fake_logit, pgd_evasion
-from .evaluation import perturbed_rows
-from .images import load_rgb_image
-from .inference import Detector
-from .perturbations import STRESS_FAMILIES
-from .transforms import fit_to_input
+from .evaluate import perturbed_rows
 
 EPSILONS = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
 ATTACKS = {"fgsm": 1, "pgd": 10}  # name -> steps

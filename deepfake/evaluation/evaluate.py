@@ -8,15 +8,21 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from .aggregate import AGGREGATIONS
-from .checkpoint import ModelCard
-from .data import (DecodeFailure, LabelledImageDataset, collate_skipping_failures, discover_roots, select_split,
-                   worker_count)
-from .distributed import Cluster, default_device, rank_device
-from .engine import Scores, score
-from .errors import DeepfakeError
-from .inference import Detector, load_detector
+from ..checkpoint import ModelCard
+from ..data.datasets import (
+    DecodeFailure,
+    LabelledImageDataset,
+    collate_skipping_failures,
+    discover_roots,
+    select_split,
+    worker_count,
+)
+from ..distributed import Cluster, default_device, rank_device
+from ..errors import DeepfakeError
+from ..inference.aggregate import AGGREGATIONS
+from ..inference.detector import Detector, load_detector
 from .metrics import binary_metrics
+from .scoring import Scores, score
 
 # A checkpoint that records no split (a converted peer model) is split with the training defaults, so that its
 # "val" is the same images as a model trained now. Every checkpoint this project trains records its own.
@@ -166,7 +172,7 @@ def video_level_report(evaluation: Evaluation, video_of: Dict[Path, Tuple[str, s
 def perturbed_rows(detector: Detector, images, perturbations: Dict, batch_size: int = 32,
                    workers: Optional[int] = None, show_progress: bool = True) -> List[Dict]:
     """ROC-AUC and accuracy (at the checkpoint's threshold) with each named perturbation applied first."""
-    from .perturbations import Perturbed
+    from ..data.perturbations import Perturbed
     rows = []
     for name, perturbation in perturbations.items():
         report = evaluate_detector(detector, images, batch_size, workers, show_progress=show_progress, name=name,
@@ -178,7 +184,7 @@ def perturbed_rows(detector: Detector, images, perturbations: Dict, batch_size: 
 def robustness_table(detector: Detector, images, batch_size: int = 32, workers: Optional[int] = None,
                      show_progress: bool = True, clean: Optional[Evaluation] = None) -> List[Dict]:
     """The clean row, then each degradation of the robustness suite with its ROC-AUC drop from clean."""
-    from .perturbations import ROBUSTNESS_SUITE
+    from ..data.perturbations import ROBUSTNESS_SUITE
     clean = clean or evaluate_detector(detector, images, batch_size, workers, show_progress=show_progress,
                                        name="clean")
     clean_auc = clean.report["roc_auc"]

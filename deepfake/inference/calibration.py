@@ -7,10 +7,10 @@ fixes a model that leans towards one class, which temperature alone cannot (the 
 calibration, temperature only, left its ECE at 0.064; with the bias it is 0.031). Both are monotone, so
 ROC-AUC, average precision and the order of any ranked list stay exactly as they were. They are fitted on
 the validation split (never on test data), stored in the checkpoint beside the threshold, and applied
-wherever a logit becomes a probability: `fake_probability` is that one place.
+wherever a logit becomes a probability: `fake_probability` is that one place. Fitting them and then choosing
+the threshold on the calibrated probabilities is evaluation.metrics.calibrate_on_validation.
 """
-from dataclasses import dataclass
-from typing import Dict, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
 import torch
@@ -60,24 +60,6 @@ def fit_calibration(labels: Sequence[int], logits: Sequence[float]) -> Tuple[flo
             break
     scale, bias = float(np.clip(weights[0], MIN_SCALE, MAX_SCALE)), float(weights[1])
     return 1.0 / scale, bias
-
-
-@dataclass(frozen=True)
-class CalibratedValidation:
-    temperature: float
-    bias: float
-    threshold: float
-    metrics: Dict
-
-
-def calibrate_on_validation(labels: Sequence[int], logits: Sequence[float], threshold_rule: str
-                            ) -> CalibratedValidation:
-    """Calibrate first, then choose the threshold on the probabilities users will see, then measure."""
-    from .metrics import binary_metrics, choose_threshold  # scikit-learn: kept out of prediction's cold start
-    temperature, bias = fit_calibration(labels, logits)
-    probabilities = fake_probability(torch.tensor(list(logits), dtype=torch.float64), temperature, bias).tolist()
-    threshold = choose_threshold(labels, probabilities, threshold_rule)
-    return CalibratedValidation(temperature, bias, threshold, binary_metrics(labels, probabilities, threshold))
 
 
 def calibrated_rule(threshold_rule: str) -> str:

@@ -15,23 +15,46 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from . import __version__
-from .calibration import calibrate_on_validation, calibrated_rule
-from .checkpoint import (ModelCard, load_model, load_trained_state, load_training_state, save_model,
-                         save_training_state, trained_state)
-from .data import (LabelledImage, LabelledImageDataset, collate_skipping_failures, count_labels, load_split,
-                   worker_count)
-from .distributed import Cluster, GlobalBatchSampler, rank_device, start_cluster, stop_cluster
+from .. import __version__
+from ..checkpoint import (
+    ModelCard,
+    load_model,
+    load_trained_state,
+    load_training_state,
+    save_model,
+    save_training_state,
+    trained_state,
+)
+from ..data.datasets import (
+    LabelledImage,
+    LabelledImageDataset,
+    collate_skipping_failures,
+    count_labels,
+    load_split,
+    worker_count,
+)
+from ..data.transforms import (
+    DEFAULT_DEGRADATION_PROBABILITY,
+    DEFAULT_EVAL_CROPS,
+    DEFAULT_REFRAME_PROBABILITY,
+    DEFAULT_RELIGHT_PROBABILITY,
+    NO_AUGMENTATION,
+    Augmentation,
+    EvalTransform,
+    Preprocessing,
+    build_train_transform,
+)
+from ..distributed import Cluster, GlobalBatchSampler, rank_device, start_cluster, stop_cluster
+from ..errors import DeepfakeError
+from ..evaluation.metrics import calibrate_on_validation
+from ..evaluation.scoring import score
+from ..inference.calibration import calibrated_rule
+from ..registry import create_model, model_arguments
+from ..reporting.plots import save_training_curves
 from .ema import ExponentialMovingAverage
-from .engine import score, seed_everything, train_one_epoch
-from .errors import DeepfakeError
+from .engine import seed_everything, train_one_epoch
 from .feature_cache import FeatureCache, subset_ids, trains_head_only
 from .mixup import Mixup
-from .plots import save_training_curves
-from .registry import create_model, model_arguments
-from .transforms import (DEFAULT_DEGRADATION_PROBABILITY, DEFAULT_EVAL_CROPS, DEFAULT_REFRAME_PROBABILITY,
-                         DEFAULT_RELIGHT_PROBABILITY, NO_AUGMENTATION, Augmentation, EvalTransform, Preprocessing,
-                         build_train_transform)
 
 BEST_CHECKPOINT = "best.safetensors"
 TRAINING_STATE = "last.pt"
@@ -335,7 +358,7 @@ def initialise_cnn_branch(model: torch.nn.Module, weights: str) -> Dict:
     """Copy an artifact-CNN checkpoint's convolutions into a fused model's CNN branch (its head is not used).
     Returns what the new checkpoint records of where they came from."""
     if not hasattr(model, "cnn"):
-        raise DeepfakeError(f"--init-cnn needs a fused architecture (fused_*), which has a CNN branch")
+        raise DeepfakeError("--init-cnn needs a fused architecture (fused_*), which has a CNN branch")
     source, card = load_model(weights)
     features = {name: tensor for name, tensor in source.state_dict().items() if not name.startswith("head.")}
     try:
@@ -360,7 +383,7 @@ def add_pseudo_fakes(config: TrainConfig, train_images, set_ids, val_images, out
     are dropped from both sides, and validation's reals get pseudo-fakes too: the best epoch and the threshold
     are then chosen without any real fake, and evaluate.py --split val scores the held-back reals against the
     sets' real fakes. Rank 0 makes the images; the others wait and read its cache."""
-    from .synthesis.training import pseudo_fake_record, reals_only, with_pseudo_fakes
+    from ..synthesis.training import pseudo_fake_record, reals_only, with_pseudo_fakes
     cache_dir = Path(config.pseudo_fake_cache) if config.pseudo_fake_cache else out_dir / "pseudo_fakes"
     val_ids = [0] * len(val_images)
     if config.reals_only:
@@ -387,7 +410,7 @@ def add_pseudo_fakes(config: TrainConfig, train_images, set_ids, val_images, out
 
 def crop_faces(images, cache_dir: Path, show_progress: bool, log) -> Dict[Path, LabelledImage]:
     """Each image's cached face crop (detected on the first run only), by original path; unreadable ones left out."""
-    from .faces import FaceCropCache
+    from ..data.faces import FaceCropCache
     cache = FaceCropCache(cache_dir)
     cropped, without_face = {}, 0
     for image in tqdm(images, desc="face crops", unit="img", leave=False, disable=not show_progress):

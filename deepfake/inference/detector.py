@@ -13,17 +13,23 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
+from ..checkpoint import ModelCard, load_model
+from ..data.datasets import (
+    ImagePathDataset,
+    collate_skipping_failures,
+    concatenate_crops,
+    iter_media_files,
+    load_for,
+    worker_count,
+)
+from ..data.images import IMAGE_EXTENSIONS, load_rgb_image
+from ..data.transforms import EvalTransform
+from ..errors import DeepfakeError
+from ..provenance import EVIDENCE_MODES, Evidence, deciding_evidence, read_evidence
 from .calibration import fake_probability
-from .checkpoint import ModelCard, load_model
-from .data import (ImagePathDataset, collate_skipping_failures, concatenate_crops, iter_media_files, load_for,
-                   worker_count)
 from .forward import crop_averaged_logits, mixed_precision
-from .errors import DeepfakeError
-from .images import IMAGE_EXTENSIONS, load_rgb_image
-from .provenance import EVIDENCE_MODES, Evidence, deciding_evidence, read_evidence
-from .transforms import EvalTransform
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "deepfake_cnn.safetensors"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "deepfake_cnn.safetensors"
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,7 @@ class Detector:
 
     def _faces_evidence(self, image: Image.Image, face_detector) -> "tuple[float, dict]":
         """Score each face; the most suspicious one decides. No face: the whole image, and say so."""
-        from .faces import crop_face
+        from ..data.faces import crop_face
         boxes = face_detector.detect(image)
         if not boxes:
             return self.score_images([image])[0], {"faces": [], "note": "no face found; scored the whole image"}
@@ -121,8 +127,8 @@ class Detector:
     def predict_video(self, path, n_frames: int = 16, face_detector=None, aggregation: str = "mean",
                       on_frame: Callable[[], None] = lambda: None) -> Prediction:
         """One verdict per video from N uniformly sampled frames, with the per-frame evidence."""
+        from ..data.video import sample_frames
         from .aggregate import AGGREGATIONS
-        from .video import sample_frames
         frames = sample_frames(path, n_frames, on_frame)
         records = []
         if face_detector is None:
@@ -208,7 +214,7 @@ def load_detector(weights: Union[str, Path, None] = None, device: Optional[str] 
 
 def reporting_order(paths: Sequence[Path]) -> List[Path]:
     """The order predict_media reports files in: images first (they batch), then videos, each in input order."""
-    from .video import is_video_file
+    from ..data.video import is_video_file
     return [path for path in paths if not is_video_file(path)] + [path for path in paths if is_video_file(path)]
 
 
@@ -219,7 +225,7 @@ def predict_media(detector: Detector, paths: Sequence[Path], face_detector=None,
                   ) -> Iterator[Union[Prediction, Failure]]:
     """Images first (batched, or face by face), then videos one by one (reporting_order); a bad file becomes a
     Failure."""
-    from .video import is_video_file
+    from ..data.video import is_video_file
     images = [path for path in paths if not is_video_file(path)]
     videos = [path for path in paths if is_video_file(path)]
     if face_detector is None:
@@ -241,7 +247,7 @@ def predict_media(detector: Detector, paths: Sequence[Path], face_detector=None,
 
 def collect_media(path: Union[str, Path], on_error: Callable[[str], None] = lambda message: None) -> List[Path]:
     """One file, or every image and video under a folder (recursively, sorted)."""
-    from .video import VIDEO_EXTENSIONS
+    from ..data.video import VIDEO_EXTENSIONS
     path = Path(path)
     if path.is_dir():
         media = list(iter_media_files(path, IMAGE_EXTENSIONS | VIDEO_EXTENSIONS, on_error))

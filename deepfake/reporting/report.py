@@ -10,10 +10,10 @@ from typing import Dict, List
 
 from PIL import Image
 
-from .evaluation import Evaluation
-from .images import load_rgb_image
-from .errors import DeepfakeError
-from .provenance import read_evidence
+from ..data.images import load_rgb_image
+from ..errors import DeepfakeError
+from ..evaluation.evaluate import Evaluation
+from ..provenance import read_evidence
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;

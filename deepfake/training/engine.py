@@ -1,19 +1,16 @@
-"""One epoch of training and one pass of scoring. No argparse, no printing, no file layout."""
+"""One epoch of training. No argparse, no printing, no file layout (scoring: evaluation/scoring.py)."""
 import math
 import random
-from dataclasses import dataclass, field
-from typing import Callable, Iterable, List, Optional
+from typing import Callable, Iterable, Optional
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .calibration import fake_probability
-from .data import Batch, DecodeFailure
-from .errors import DeepfakeError
-from .forward import (CROPS_PER_FORWARD, amp_dtype, as_model_input, crop_averaged_logits,  # noqa: F401
-                      mixed_precision)  # (re-exported: scoring and training share the forward pass)
+from ..data.datasets import Batch
+from ..errors import DeepfakeError
+from ..inference.forward import amp_dtype, as_model_input, mixed_precision
 
 
 def seed_everything(seed: int) -> None:
@@ -66,35 +63,3 @@ def train_one_epoch(model: nn.Module, batches: Iterable[Batch], optimizer: torch
         total_images += len(batch.indices)
         on_batch(loss.item())
     return total_loss, total_images
-
-
-@dataclass
-class Scores:
-    """Per-image logits and fake probabilities, in dataset order of the images that decoded."""
-    indices: List[int] = field(default_factory=list)
-    labels: List[int] = field(default_factory=list)
-    logits: List[float] = field(default_factory=list)
-    fake_probabilities: List[float] = field(default_factory=list)
-    failures: List[DecodeFailure] = field(default_factory=list)
-
-
-@torch.inference_mode()
-def score(model: nn.Module, batches: Iterable[Batch], device: torch.device,
-          on_batch: Callable[[Batch], None] = lambda batch: None, amp: bool = False,
-          to_probability: Callable[[torch.Tensor], torch.Tensor] = fake_probability) -> Scores:
-    """Crop-averaged logits, and P(fake) from them (uncalibrated unless `to_probability` says otherwise),
-    for every image that decodes."""
-    model.eval()
-    scores = Scores()
-    for batch in batches:
-        scores.failures += batch.failures
-        if batch.indices:
-            with mixed_precision(device, amp):
-                logits = crop_averaged_logits(model, batch.images.to(device, non_blocking=True),
-                                              batch.crops_per_image)
-            scores.indices += batch.indices
-            scores.labels += batch.labels.int().tolist()
-            scores.logits += logits.float().cpu().tolist()
-            scores.fake_probabilities += to_probability(logits).cpu().tolist()
-        on_batch(batch)
-    return scores

@@ -15,7 +15,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch.utils.data import Dataset, default_collate, get_worker_info
 
-from .errors import DeepfakeError
+from ..errors import DeepfakeError
 from .images import IMAGE_EXTENSIONS, load_rgb_image
 
 CLASS_FOLDERS: Dict[str, int] = {"real": 0, "0_real": 0, "fake": 1, "1_fake": 1}

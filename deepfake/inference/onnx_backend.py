@@ -10,9 +10,9 @@ from typing import Union
 import numpy as np
 import torch
 
-from .checkpoint import ModelCard
-from .errors import DeepfakeError
-from .export import INPUT_NAME, MODEL_CARD_KEY
+from ..checkpoint import ModelCard
+from ..errors import DeepfakeError
+from ..export import INPUT_NAME, MODEL_CARD_KEY
 
 
 class OnnxModel:

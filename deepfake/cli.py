@@ -39,6 +39,22 @@ def weights_argument(parser: argparse.ArgumentParser, nargs=None) -> None:
                              "weights/deepfake_cnn.safetensors")
 
 
+def face_detector_argument(parser: argparse.ArgumentParser, default: Optional[str]) -> None:
+    from .data.face_detectors import FACE_DETECTORS
+    parser.add_argument("--face-detector", choices=list(FACE_DETECTORS), default=default,
+                        help="which finds the faces under --faces: mtcnn (a CNN cascade; the default) or haar "
+                             "(OpenCV's frontal cascade, faster, misses turned and small faces)"
+                             + ("" if default else "; default: the one a face-trained checkpoint was trained with"))
+
+
+def face_detector_for(args, detector):
+    """The face detector a predict run uses (data.faces.face_detector_name), or None when faces are not scored."""
+    from .data.face_detectors import create_face_detector, face_detector_name
+    if not (args.faces or detector.card.preprocessing.faces):  # a face-trained checkpoint always scores faces
+        return None
+    return create_face_detector(face_detector_name(detector.card.training, args.face_detector))
+
+
 def device_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--amp", action="store_true",
@@ -159,6 +175,7 @@ def get_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--faces", action="store_true",
                         help="train on face crops (detected once, cached in OUT/face_cache); prediction with "
                              "the checkpoint then crops faces too")
+    face_detector_argument(parser, "mtcnn")
     parser.add_argument("--out", default="runs/train", help="folder for best.safetensors, last.pt and log.csv")
     parser.add_argument("--resume", nargs="?", const="auto", default=None,
                         help="continue from a training state (default: OUT/last.pt)")
@@ -228,7 +245,8 @@ def train_main(argv: Optional[List[str]] = None) -> int:
                          split_by=args.split_by, threshold_rule=args.threshold_rule, augment=not args.no_augment,
                          augment_probability=args.augment_probability,
                          reframe_probability=args.reframe_probability,
-                         relight_probability=args.relight_probability, faces=args.faces, amp=args.amp,
+                         relight_probability=args.relight_probability, faces=args.faces,
+                         face_detector=args.face_detector, amp=args.amp,
                          balance_sets=args.balance_sets, mixup_alpha=args.mixup, ema_decay=args.ema_decay,
                          resume=resume, show_progress=sys.stderr.isatty(),
                          **({"device": args.device} if args.device else {}))
@@ -376,6 +394,7 @@ def get_predict_parser() -> argparse.ArgumentParser:
     parser.add_argument("--csv", metavar="OUT", default=None, help="also write one CSV row per file to OUT")
     parser.add_argument("--faces", action="store_true",
                         help="score each detected face (the most suspicious decides); no face: the whole image")
+    face_detector_argument(parser, None)
     parser.add_argument("--frames", type=int, default=16, help="frames sampled uniformly per video (default 16)")
     parser.add_argument("--aggregate", choices=sorted(AGGREGATIONS), default="mean",
                         help="how frame scores make a video's score (default: mean)")
@@ -458,10 +477,7 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
                                  args.evidence, trust_anchors)
         if args.threshold is not None:
             detector.card.threshold = args.threshold
-        face_detector = None
-        if args.faces or detector.card.preprocessing.faces:  # a face-trained checkpoint always scores faces
-            from .data.faces import FaceDetector
-            face_detector = FaceDetector()
+        face_detector = face_detector_for(args, detector)
         show_bars = sys.stderr.isatty() and cluster.is_main
 
         def frame_bar(path: Path):
@@ -650,6 +666,7 @@ def get_serve_parser() -> argparse.ArgumentParser:
                         help="predict requests in progress at once (default 64); one more gets 503 and "
                              "Retry-After")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when available)")
+    face_detector_argument(parser, None)
     return parser
 
 
@@ -657,10 +674,12 @@ def serve_main(argv: Optional[List[str]] = None) -> int:
     args = get_serve_parser().parse_args(argv)
     import ipaddress
 
-    import uvicorn
-
+    from .extras import needs
     from .inference.detector import load_detector
-    from .serve import ServiceSettings, create_app
+    with needs("the service (python -m deepfake.serve)"):
+        import uvicorn
+
+        from .serve import ServiceSettings, create_app
     if args.max_upload_mb <= 0 or args.queue_size < 1 or args.workers < 1:
         raise DeepfakeError("--max-upload-mb must be above 0, --queue-size and --workers at least 1")
     try:
@@ -675,7 +694,10 @@ def serve_main(argv: Optional[List[str]] = None) -> int:
                                queue_size=args.queue_size, workers=args.workers)
     print(f"deepfake-serve: {detector.card.arch} on {detector.device}, threshold {detector.threshold:.4f}; page at "
           f"http://{args.host}:{args.port}/, API docs at /docs", file=sys.stderr)
-    uvicorn.run(create_app(detector, settings), host=args.host, port=args.port, log_level="info")
+    from .data.face_detectors import create_face_detector, face_detector_name
+    faces = face_detector_name(detector.card.training, args.face_detector)
+    uvicorn.run(create_app(detector, settings, lambda: create_face_detector(faces)), host=args.host, port=args.port,
+                log_level="info")
     return 0
 
 

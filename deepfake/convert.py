@@ -20,6 +20,7 @@ import torch.nn as nn
 from .checkpoint import ModelCard, save_model
 from .data.transforms import Preprocessing
 from .errors import DeepfakeError
+from .extras import needs
 from .registry import create_model
 
 # MesoNet's training pipeline: Keras ImageDataGenerator(rescale=1/255) on 256x256 images.
@@ -54,7 +55,8 @@ def _copy(target: torch.Tensor, source: np.ndarray, what: str) -> None:
 
 
 def load_keras_mesonet(model: nn.Module, h5_path: Path) -> None:
-    import h5py  # only the converter needs it
+    with needs("converting MesoNet's Keras weights"):
+        import h5py  # only the converter needs it
 
     try:
         with h5py.File(h5_path, "r") as h5_file:

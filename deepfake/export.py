@@ -19,18 +19,16 @@ from typing import Union
 import torch
 
 from .checkpoint import atomic_write_bytes, load_model
-from .errors import DeepfakeError
+from .extras import needs
 
 MODEL_CARD_KEY = "deepfake_model_card"
 INPUT_NAME, OUTPUT_NAME = "crops", "logits"
 
 
 def export_onnx(weights: Union[str, Path], out: Union[str, Path], opset: int = 18, int8: bool = False) -> Path:
-    try:
+    with needs("ONNX export"):
         import onnx
-    except ImportError:
-        raise DeepfakeError("ONNX export needs the onnx and onnxscript packages: "
-                            "pip install -r requirements.txt") from None
+        import onnxscript  # noqa: F401  (torch's exporter runs on it)
     model, card = load_model(weights)
     model.eval()
     size = card.preprocessing.input_size
@@ -52,6 +50,7 @@ def export_onnx(weights: Union[str, Path], out: Union[str, Path], opset: int = 1
 def quantized_int8(proto):
     """The graph with int8 weights (per output channel) and dynamically quantised activations."""
     import tempfile
+
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process

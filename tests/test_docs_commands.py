@@ -130,6 +130,7 @@ def test_the_documents_show_commands():
     assert any("predict.py" in command for _, command in COMMANDS)
 
 
+@pytest.mark.filterwarnings("ignore:.*found in sys.modules:RuntimeWarning")  # runpy, on a module already imported
 @pytest.mark.parametrize("document, command", COMMANDS, ids=[f"{doc}:{cmd[:60]}" for doc, cmd in COMMANDS])
 def test_a_documented_command_parses(document, command, stop_after_parsing, monkeypatch, tmp_path, request):
     argv = words(command)

@@ -4,14 +4,19 @@ import json
 
 import numpy as np
 import pytest
+from conftest import SHARED_DATASETS, requires_shared_data, run_script
 from PIL import Image
 from skimage import data
 
-from conftest import SHARED_DATASETS, requires_shared_data, run_script
 from deepfake import DeepfakeError
-from deepfake.inference.aggregate import AGGREGATIONS, confident_mean, top_quarter_mean
-from deepfake.data.faces import FaceCropCache, FaceDetector, crop_face
+from deepfake.data.face_detectors import (
+    FACE_DETECTORS,
+    FaceCropCache,
+    create_face_detector,
+)
+from deepfake.data.faces import crop_face
 from deepfake.data.video import sample_frames
+from deepfake.inference.aggregate import AGGREGATIONS, confident_mean, top_quarter_mean
 
 
 def write_video(path, image: Image.Image, n_frames: int = 30, fps: int = 10):
@@ -42,8 +47,9 @@ def media_folder(tmp_path_factory, astronaut):
     return folder
 
 
-def test_face_detector_finds_the_astronaut_and_not_the_coffee(astronaut):
-    detector = FaceDetector()
+@pytest.mark.parametrize("name", list(FACE_DETECTORS))
+def test_face_detector_finds_the_astronaut_and_not_the_coffee(astronaut, name):
+    detector = create_face_detector(name)
     faces = detector.detect(astronaut)
     assert len(faces) >= 1
     face = faces[0]
@@ -144,8 +150,29 @@ def test_face_crop_cache_detects_once(tmp_path, astronaut, monkeypatch):
     def no_detection(self, image):
         raise AssertionError("detected again despite the cache")
 
-    monkeypatch.setattr(FaceDetector, "detect", no_detection)
+    from deepfake.data.mtcnn import MTCNNFaceDetector
+    monkeypatch.setattr(MTCNNFaceDetector, "detect", no_detection)
     assert FaceCropCache(tmp_path / "cache").crop(image_path) == (crop, True)
+    assert FaceCropCache(tmp_path / "cache", "haar").crop_path(image_path) != crop  # crops of another detector
+
+
+def test_mtcnn_finds_the_boxes_of_the_reference_implementation(astronaut):
+    """data/mtcnn.py against facenet-pytorch's own MTCNN (the code in the wheel whose weights it reads): the
+    same faces, boxes within a pixel."""
+    reference = pytest.importorskip("facenet_pytorch.models.mtcnn")
+    ours = create_face_detector("mtcnn")
+    theirs = reference.MTCNN(keep_all=True, device="cpu")
+    pictures = [astronaut, Image.fromarray(data.astronaut()), Image.fromarray(data.astronaut()).rotate(20),
+                Image.fromarray(data.coffee())]
+    for picture in pictures:
+        found = ours.detect(picture)
+        boxes, _ = theirs.detect(picture)
+        expected = [] if boxes is None else sorted(boxes.tolist(), key=lambda b: (b[2] - b[0]) * (b[3] - b[1]),
+                                                   reverse=True)
+        assert len(found) == len(expected)
+        for box, (x1, y1, x2, y2) in zip(found, expected):
+            assert abs(box.x - x1) <= 1 and abs(box.y - y1) <= 1
+            assert abs(box.x + box.width - x2) <= 1 and abs(box.y + box.height - y2) <= 1
 
 
 def test_train_with_faces_records_it_in_the_checkpoint(tmp_path, astronaut):
@@ -170,8 +197,9 @@ def test_train_with_faces_records_it_in_the_checkpoint(tmp_path, astronaut):
 
 
 @requires_shared_data
-def test_face_recall_on_real_face_photos():
+@pytest.mark.parametrize("name", list(FACE_DETECTORS))
+def test_face_recall_on_real_face_photos(name):
     photos = sorted((SHARED_DATASETS / "faces-stylegan" / "real").glob("*.jpg"))[:100]
-    detector = FaceDetector()
+    detector = create_face_detector(name)
     found = sum(bool(detector.detect(Image.open(photo).convert("RGB"))) for photo in photos)
     assert found >= 90, f"face recall {found}/100"

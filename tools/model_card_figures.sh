@@ -54,18 +54,5 @@ PYTHON
 [ -n "${SKIP_STRESS:-}" ] || $PY evaluate.py --data "${SETS[@]/#/$D/}" --split val --weights "$W" --stress \
   --transfer-from "$OUT/meso/Meso4_DF.safetensors" --json "$OUT/stress.json" --plots "$OUT/plots"
 
-# Face detector (predict.py --faces): recall and speed on the real FFHQ photos of faces-stylegan.
-$PY - $D/faces-stylegan/real <<'PYTHON'
-import sys, time
-from pathlib import Path
-from PIL import Image
-from deepfake.data.faces import FaceDetector
-photos = sorted(Path(sys.argv[1]).glob("*.jpg"))
-images = [Image.open(p).convert("RGB") for p in photos]
-detector = FaceDetector()
-started = time.time()
-found = sum(bool(detector.detect(image)) for image in images)
-seconds = time.time() - started
-print(f"face recall {found}/{len(images)} = {found / len(images):.4f}; {len(images) / seconds:.1f} images/s "
-      f"(256x256, detection only)")
-PYTHON
+# Face detectors (predict.py --faces): recall and speed of MTCNN and the Haar cascade on the shared face sets.
+$PY tools/face_detectors.py --per-class 200 --shared "$D" | tee "$OUT/face_detectors.md"

@@ -1,15 +1,15 @@
-"""Offline face detection and cropping: OpenCV's bundled Haar cascade (ships inside the pip wheel).
+"""Faces: the box a detector returns, the square crop around it, and OpenCV's Haar cascade. The detectors by
+name, and the crop cache training uses, are in face_detectors.py.
 
-Chosen by measurement on the 1,100 real FFHQ photos of faces-stylegan (see weights/MODEL_CARD.md): the
-`alt2` cascade with minNeighbors=3 found a face in 95.7% of the first 300 at about 30 images/s on two
-busy cores, the best recall of the bundled frontal cascades. It is a frontal detector: profiles and
-heavily occluded faces are missed, and then the whole image is scored instead (and the output says so).
+Two detectors, both offline:
+- `mtcnn` (the default; data/mtcnn.py): a CNN cascade whose weights ship inside facenet-pytorch's wheel.
+- `haar`: OpenCV's bundled Haar cascade (`alt2`, minNeighbors=3: the best recall of the bundled frontal
+  cascades), a frontal detector that misses turned, small and occluded faces.
+docs/experiments.md ("Which face detector") compares them on the shared face sets. With no face found the
+whole image is scored instead, and the output says so.
 """
-import hashlib
-import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import List, Tuple
+from typing import List, Protocol, Tuple
 
 import numpy as np
 from PIL import Image
@@ -28,7 +28,16 @@ class FaceBox:
         return asdict(self)
 
 
-class FaceDetector:
+class FaceDetector(Protocol):
+    name: str
+
+    def detect(self, image: Image.Image) -> List[FaceBox]:
+        """Faces, largest first."""
+
+
+class HaarFaceDetector:
+    name = "haar"
+
     def __init__(self, min_neighbors: int = 3, min_size: int = 24, max_faces: int = 5):
         import cv2  # imported here so image-only users never pay for it
 
@@ -59,41 +68,3 @@ def face_crop_box(image: Image.Image, box: FaceBox, margin: float = 0.3) -> Tupl
 
 def crop_face(image: Image.Image, box: FaceBox, margin: float = 0.3) -> Image.Image:
     return image.crop(face_crop_box(image, box, margin))
-
-
-class FaceCropCache:
-    """Face crops for training, detected once and kept on disk, keyed by each file's path, size and mtime.
-
-    The largest face with its margin is saved as PNG (lossless, so no new compression traces); an image
-    without a detectable face is used whole. Later epochs and later runs read the crops directly.
-    """
-
-    def __init__(self, cache_dir, detector: "FaceDetector" = None):
-        self.cache_dir = Path(cache_dir)
-        self.detector = detector
-
-    def crop_path(self, path) -> Path:
-        stat = os.stat(path)
-        key = hashlib.sha1(f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
-        return self.cache_dir / f"{key[:20]}.png"
-
-    def crop(self, path) -> Tuple[Path, bool]:
-        """(path of the crop to train on, whether a face was found); decodes and detects only on a cache miss."""
-        from .images import load_rgb_image
-        target = self.crop_path(path)
-        marker = target.with_suffix(".noface")
-        if target.exists():
-            return target, True
-        if marker.exists():
-            return path, False
-        image = load_rgb_image(path)
-        self.detector = self.detector or FaceDetector()
-        boxes = self.detector.detect(image)
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        if not boxes:
-            marker.touch()
-            return path, False
-        temporary = target.with_suffix(".tmp.png")
-        crop_face(image, boxes[0]).save(temporary)
-        temporary.replace(target)  # atomic: an interrupted run never leaves a half-written crop
-        return target, True

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DeepfakeError
+from ..extras import needs
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
 
@@ -38,7 +39,8 @@ def _frame_count(container, stream) -> int:
 
 def sample_frames(path, n_frames: int = 16, on_frame: Callable[[], None] = lambda: None) -> List[VideoFrame]:
     """Up to n_frames frames spread evenly over the video (every frame if it has fewer)."""
-    import av  # only video users pay for it
+    with needs("video input"):
+        import av  # only video users pay for it
 
     path = Path(path)
     if not path.is_file():

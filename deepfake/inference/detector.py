@@ -29,7 +29,20 @@ from ..provenance import EVIDENCE_MODES, Evidence, deciding_evidence, read_evide
 from .calibration import fake_probability
 from .forward import crop_averaged_logits, mixed_precision
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "deepfake_cnn.safetensors"
+SHIPPED_WEIGHTS = "deepfake_cnn.safetensors"
+
+
+def _shipped_weights() -> Path:
+    """The shipped checkpoint: in weights/ at the repository's top, which an installed wheel carries as
+    deepfake/weights/ (pyproject.toml)."""
+    package = Path(__file__).resolve().parents[1]
+    for folder in (package / "weights", package.parent / "weights"):
+        if (folder / SHIPPED_WEIGHTS).is_file():
+            return folder / SHIPPED_WEIGHTS
+    return package.parent / "weights" / SHIPPED_WEIGHTS
+
+
+DEFAULT_WEIGHTS = _shipped_weights()
 
 
 @dataclass(frozen=True)

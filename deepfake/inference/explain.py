@@ -13,12 +13,16 @@ from typing import Optional, Tuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from matplotlib import colormaps
 from PIL import Image, ImageDraw
 
 from ..data.faces import FaceBox, face_crop_box
 from ..data.transforms import fit_to_input, to_normalized_tensor, with_mirror_views
+from ..extras import needs
 from .detector import Detector
+
+with needs("Grad-CAM overlays (--explain)"):
+    from captum.attr import LayerGradCam
+    from matplotlib import colormaps
 
 # Larger views are explained on their central 1024x1024 pixels: resizing would erase the very traces being
 # explained, and a 12-megapixel backward pass needs gigabytes.
@@ -37,8 +41,6 @@ def grad_cam(detector: Detector, image: Image.Image) -> "tuple[Image.Image, np.n
 
 def _grad_cam_with_region(detector: Detector, image: Image.Image) -> "tuple[Image.Image, Box, np.ndarray]":
     """(the view explained, where that view lies in `image`, its heatmap)."""
-    from captum.attr import LayerGradCam
-
     preprocessing = detector.card.preprocessing
     fitted = fit_to_input(image, preprocessing)
     if getattr(detector.model, "accepts_any_size", False):

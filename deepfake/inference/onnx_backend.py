@@ -13,6 +13,7 @@ import torch
 from ..checkpoint import ModelCard
 from ..errors import DeepfakeError
 from ..export import INPUT_NAME, MODEL_CARD_KEY
+from ..extras import needs
 
 
 class OnnxModel:
@@ -34,10 +35,8 @@ def load_onnx_model(path: Union[str, Path]) -> "tuple[OnnxModel, ModelCard]":
     if path.suffix != ".onnx":
         raise DeepfakeError(f"{path}: the onnx backend reads an .onnx file; export this checkpoint first: "
                             f"python -m deepfake.export --weights {path} --onnx model.onnx")
-    try:
+    with needs("--backend onnx"):
         import onnxruntime
-    except ImportError:
-        raise DeepfakeError("--backend onnx needs onnxruntime: pip install -r requirements.txt") from None
     if not path.is_file():
         raise DeepfakeError(f"{path}: no such ONNX file (make one with: python -m deepfake.export --onnx {path})")
     try:

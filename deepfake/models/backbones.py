@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import DeepfakeError
+from ..extras import needs
 from .packaged_weights import DINOV2_VITS14, EFFICIENTNET_LITE0, MOBILENET_V2, PackagedWeights
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -150,7 +151,8 @@ class DinoV2ViTS14(Backbone):
 
     def __init__(self):
         super().__init__()
-        from timm.models.vision_transformer import VisionTransformer
+        with needs("the dinov2_vits14 architecture"):
+            from timm.models.vision_transformer import VisionTransformer
         # init_values: layer scale is present (its trained values are loaded); 224 px = a 16 x 16 patch grid.
         self.network = VisionTransformer(img_size=self.native_size, patch_size=14, embed_dim=384, depth=self.depth,
                                          num_heads=6, mlp_ratio=4.0, init_values=1e-5, num_classes=0)
@@ -324,7 +326,8 @@ class EfficientNetLite0(Backbone):
 
     def __init__(self):
         super().__init__()
-        import timm
+        with needs("the efficientnet_lite0 architecture"):
+            import timm
         self.network = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:

@@ -6,9 +6,13 @@ from pathlib import Path
 from typing import Dict, List, Sequence
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from sklearn import metrics as skm
+
+from ..extras import needs
+
+with needs("plots and reports (--plots, --report)"):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
 REAL_COLOUR, FAKE_COLOUR = "#1f77b4", "#d62728"
 

@@ -201,11 +201,12 @@ class Service:
 
 def create_app(detector: Detector, settings: Optional[ServiceSettings] = None,
                face_detector_factory: Optional[Callable] = None) -> FastAPI:
-    """The FastAPI app over `detector`. face_detector_factory: what --faces uses (default: faces.FaceDetector)."""
+    """The FastAPI app over `detector`. face_detector_factory: makes what `faces=true` uses (default: the
+    detector the checkpoint was trained with, else data.faces' default), on first use."""
     settings = settings or ServiceSettings()
     if face_detector_factory is None:
-        from ..data.faces import FaceDetector
-        face_detector_factory = FaceDetector
+        from ..data.face_detectors import create_face_detector, face_detector_name
+        face_detector_factory = lambda: create_face_detector(face_detector_name(detector.card.training))  # noqa: E731
     service = Service(detector, settings, face_detector_factory)
 
     async def lifespan(app):

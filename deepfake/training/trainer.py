@@ -79,6 +79,7 @@ class TrainConfig:
     mirror_views: bool = False  # validate (and later predict) on each crop and its mirror, logits averaged
     resize: int = 0
     faces: bool = False
+    face_detector: str = "mtcnn"  # data.faces.FACE_DETECTORS: which one crops the faces under --faces
     val_fraction: float = 0.2
     train_fraction: float = 1.0  # < 1: train on that share of the training split (a learning curve's point)
     seed: int = 0
@@ -143,7 +144,8 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
     if config.faces:
         if not cluster.is_main:
             cluster.barrier()  # rank 0 detects the faces once; the others then read its cache
-        cropped = crop_faces(train_images + val_images, out_dir / FACE_CACHE, show_progress, log)
+        cropped = crop_faces(train_images + val_images, out_dir / FACE_CACHE, config.face_detector, show_progress,
+                             log)
         if cluster.is_main:
             cluster.barrier()
         set_ids = [set_id for image, set_id in zip(train_images, set_ids) if image.path in cropped]
@@ -209,6 +211,8 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         training["epoch_size"] = config.epoch_size
     if initialised_from:
         training["cnn_initialised_from"] = initialised_from
+    if config.faces:
+        training["face_detector"] = config.face_detector  # prediction with this checkpoint crops faces alike
     cache = None
     if head_only:
         cache = FeatureCache(out_dir / FEATURE_CACHE, model, {
@@ -408,10 +412,10 @@ def add_pseudo_fakes(config: TrainConfig, train_images, set_ids, val_images, out
                                                                  n_val)
 
 
-def crop_faces(images, cache_dir: Path, show_progress: bool, log) -> Dict[Path, LabelledImage]:
+def crop_faces(images, cache_dir: Path, detector_name: str, show_progress: bool, log) -> Dict[Path, LabelledImage]:
     """Each image's cached face crop (detected on the first run only), by original path; unreadable ones left out."""
-    from ..data.faces import FaceCropCache
-    cache = FaceCropCache(cache_dir)
+    from ..data.face_detectors import FaceCropCache
+    cache = FaceCropCache(cache_dir, detector_name)
     cropped, without_face = {}, 0
     for image in tqdm(images, desc="face crops", unit="img", leave=False, disable=not show_progress):
         try:

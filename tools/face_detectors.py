@@ -1,0 +1,64 @@
+"""Face detectors side by side on the shared face sets, where every image holds one face: the share of
+images with a face found is the detector's recall. Prints a markdown table for docs/experiments.md.
+
+    python tools/face_detectors.py [--per-class 200] [--shared ../shared/datasets]
+
+Each set gives --per-class real and --per-class fake images, spread evenly over its sorted file list (the
+frames of faceswap-frames over all of its videos). Time is wall-clock per image on this machine's cores,
+decoding excluded, after one warm-up image.
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from deepfake.data.face_detectors import FACE_DETECTORS, create_face_detector  # noqa: E402
+from deepfake.data.images import IMAGE_EXTENSIONS, load_rgb_image  # noqa: E402
+
+SETS = ("faces-stylegan", "dfdc-faces", "faceswap-frames")
+
+
+def spread(paths: list, count: int) -> list:
+    if len(paths) <= count:
+        return paths
+    step = len(paths) / count
+    return [paths[int(index * step)] for index in range(count)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "datasets"))
+    parser.add_argument("--per-class", type=int, default=200)
+    parser.add_argument("--detectors", nargs="+", default=list(FACE_DETECTORS), choices=list(FACE_DETECTORS))
+    args = parser.parse_args()
+    detectors = {name: create_face_detector(name) for name in args.detectors}
+    rows = []
+    for name in SETS:
+        for label in ("real", "fake"):
+            folder = Path(args.shared) / name / label
+            paths = spread(sorted(path for path in folder.rglob("*") if path.suffix.lower() in IMAGE_EXTENSIONS),
+                           args.per_class)
+            images = [load_rgb_image(path) for path in paths]
+            row = {"set": f"{name} {label}", "n": len(images), "size": f"{images[0].width} px"}
+            for detector_name, detector in detectors.items():
+                detector.detect(images[0])
+                start = time.perf_counter()
+                found = sum(bool(detector.detect(image)) for image in images)
+                row[detector_name] = (found / len(images), 1000 * (time.perf_counter() - start) / len(images))
+            rows.append(row)
+            print(row, file=sys.stderr, flush=True)
+    header = " | ".join(f"{name}: found / ms per image" for name in detectors)
+    print(f"| set | images | side | {header} |")
+    print("|---|---|---|" + "---|" * len(detectors))
+    for row in rows:
+        cells = " | ".join(f"{row[name][0]:.1%} / {row[name][1]:.0f}" for name in detectors)
+        print(f"| {row['set']} | {row['n']} | {row['size']} | {cells} |")
+    totals = {name: sum(row[name][0] * row["n"] for row in rows) / sum(row["n"] for row in rows) for name in detectors}
+    print("\nall images: " + ", ".join(f"{name} {rate:.1%}" for name, rate in totals.items()))
+
+
+if __name__ == "__main__":
+    main()

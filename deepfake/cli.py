@@ -691,13 +691,10 @@ def serve_main(argv: Optional[List[str]] = None) -> int:
               f"cross the network readable; put a TLS proxy in front", file=sys.stderr)
     detector = load_detector(args.weights, args.device)
     settings = ServiceSettings(max_upload_mb=args.max_upload_mb, api_key=args.api_key or None,
-                               queue_size=args.queue_size, workers=args.workers)
+                               queue_size=args.queue_size, workers=args.workers, face_detector=args.face_detector)
     print(f"deepfake-serve: {detector.card.arch} on {detector.device}, threshold {detector.threshold:.4f}; page at "
           f"http://{args.host}:{args.port}/, API docs at /docs", file=sys.stderr)
-    from .data.face_detectors import create_face_detector, face_detector_name
-    faces = face_detector_name(detector.card.training, args.face_detector)
-    uvicorn.run(create_app(detector, settings, lambda: create_face_detector(faces)), host=args.host, port=args.port,
-                log_level="info")
+    uvicorn.run(create_app(detector, settings), host=args.host, port=args.port, log_level="info")
     return 0
 
 

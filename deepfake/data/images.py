@@ -1,4 +1,6 @@
 """Decoding an image file into an RGB PIL image, or one DeepfakeError that names the file and the reason."""
+import base64
+import io
 import math
 import warnings
 from pathlib import Path
@@ -96,3 +98,14 @@ def to_rgb(image: Image.Image) -> Image.Image:
         background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
         return background
     return image.convert("RGB")
+
+
+def data_uri(image: Image.Image, max_side: int = 0, format_name: str = "PNG") -> str:
+    """The image as a data: URI (the HTML report's pictures, the service's Grad-CAM overlays); max_side shrinks
+    a copy first."""
+    if max_side:
+        image = image.copy()
+        image.thumbnail((max_side, max_side))
+    buffer = io.BytesIO()
+    image.save(buffer, format_name, **({"quality": 85} if format_name == "JPEG" else {}))
+    return f"data:image/{format_name.lower()};base64,{base64.b64encode(buffer.getvalue()).decode()}"

@@ -2,15 +2,13 @@
 
 Everything is inlined (PNG as base64 data URIs, CSS in the head), so the file can be mailed or archived alone.
 """
-import base64
 import html
-import io
 from pathlib import Path
 from typing import Dict, List
 
 from PIL import Image
 
-from ..data.images import load_rgb_image
+from ..data.images import data_uri, load_rgb_image
 from ..errors import DeepfakeError
 from ..evaluation.evaluate import Evaluation
 from ..provenance import read_evidence
@@ -28,15 +26,6 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 figure img{width:150px;height:150px;object-fit:cover;border:3px solid #d62728} .none{color:#888}
 ul.evidence{margin:.2rem 0 0;padding-left:1rem;color:#555}
 """
-
-
-def _data_uri(image: Image.Image, max_side: int = 0, format_name: str = "PNG") -> str:
-    if max_side:
-        image = image.copy()
-        image.thumbnail((max_side, max_side))
-    buffer = io.BytesIO()
-    image.save(buffer, format_name, **({"quality": 85} if format_name == "JPEG" else {}))
-    return f"data:image/{format_name.lower()};base64,{base64.b64encode(buffer.getvalue()).decode()}"
 
 
 def _number(value) -> str:
@@ -59,7 +48,7 @@ def _thumbnails(mistakes: List[Dict]) -> str:
     cells = []
     for mistake in mistakes:
         try:
-            source = _data_uri(load_rgb_image(mistake["path"]), max_side=300, format_name="JPEG")
+            source = data_uri(load_rgb_image(mistake["path"]), max_side=300, format_name="JPEG")
         except DeepfakeError:
             continue
         cells.append(f'<figure><img src="{source}" alt="{html.escape(Path(mistake["path"]).name)}">'
@@ -105,7 +94,7 @@ def render_report(evaluation: Evaluation, plot_paths: Dict[str, Path], n_thumbna
     report, card = evaluation.report, evaluation.card
     notes = "".join(f"<li>{html.escape(key)} is undefined: {html.escape(reason)}</li>"
                     for key, reason in report.get("undefined", {}).items())
-    plots = "".join(f'<img src="{_data_uri(Image.open(path))}" alt="{html.escape(name)}">'
+    plots = "".join(f'<img src="{data_uri(Image.open(path))}" alt="{html.escape(name)}">'
                     for name, path in plot_paths.items())
     trained_on = "".join(
         f"<li>{html.escape(str(entry['name']))}: {entry['n_real']} real + {entry['n_fake']} fake "

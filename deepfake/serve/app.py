@@ -6,8 +6,6 @@ decoded and cropped on a worker thread -> the model's thread (model_queue.py) ->
 with the client's file name as its "path". The folder is removed when the request ends, on error too.
 """
 import asyncio
-import base64
-import io
 import logging
 import secrets
 import shutil
@@ -24,6 +22,7 @@ from fastapi_offline import FastAPIOffline
 
 from .. import __version__
 from ..checkpoint import describe
+from ..data.images import data_uri
 from ..data.video import VIDEO_EXTENSIONS
 from ..errors import DeepfakeError
 from ..inference.aggregate import AGGREGATIONS
@@ -49,6 +48,7 @@ class ServiceSettings:
     workers: int = 2  # threads that decode and crop uploads
     max_batch: int = 32  # images per model call
     frames: int = 16  # a video's frames when the request does not say
+    face_detector: Optional[str] = None  # faces=true's detector; None: the checkpoint's own, else the default
 
     @property
     def limit_bytes(self) -> int:
@@ -85,12 +85,6 @@ def parse_options(fields: dict, settings: ServiceSettings) -> Options:
     return Options(flag("faces"), int(frames), aggregate, flag("explain"))
 
 
-def png_data_url(picture) -> str:
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def error(status: int, message: str, headers: Optional[dict] = None) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status, headers=headers)
 
@@ -98,12 +92,11 @@ def error(status: int, message: str, headers: Optional[dict] = None) -> JSONResp
 class Service:
     """The state behind the routes: one detector, its model thread, the admission count, the private folder."""
 
-    def __init__(self, detector: Detector, settings: ServiceSettings, face_detector_factory: Callable):
+    def __init__(self, detector: Detector, settings: ServiceSettings):
         self.detector, self.settings = detector, settings
         self.model_queue = ModelQueue(detector, settings.max_batch)
         self.in_flight = 0  # touched on the event loop's thread only
         self.root = Path(tempfile.mkdtemp(prefix="deepfake-serve-"))  # mode 0700: this user's alone
-        self._face_detector_factory = face_detector_factory
         self._face_detector = None
         self._limiter: Optional[anyio.CapacityLimiter] = None
 
@@ -114,7 +107,9 @@ class Service:
     @property
     def face_detector(self):
         if self._face_detector is None:  # only the model's thread asks, so no lock
-            self._face_detector = self._face_detector_factory()
+            from ..data.face_detectors import create_face_detector, face_detector_name
+            name = face_detector_name(self.detector.card.training, self.settings.face_detector)
+            self._face_detector = create_face_detector(name)
         return self._face_detector
 
     async def on_worker(self, function: Callable, *args):
@@ -159,16 +154,12 @@ class Service:
         if options.explain:
             from ..inference.explain import explain_result
             picture, note, explained = explain_result(detector, path, record, options.frames)
-            record["explanation"] = png_data_url(picture)
+            record["explanation"] = data_uri(picture)
             if explained:
                 record["explanation_frame"] = explained["frame"]
             if note:
                 record["explanation_note"] = note
         return record
-
-    async def receive(self, request: Request, folder: Path):
-        return await receive_form(request.headers.get("content-type", ""), request.headers.get("content-length"),
-                                  request.stream(), folder, self.settings.limit_bytes)
 
     def admit(self) -> Optional[JSONResponse]:
         if self.in_flight >= self.settings.queue_size:
@@ -184,7 +175,9 @@ class Service:
             return refused
         folder = Path(tempfile.mkdtemp(prefix="request-", dir=self.root))
         try:
-            form = await self.receive(request, folder)
+            form = await receive_form(request.headers.get("content-type", ""),
+                                      request.headers.get("content-length"), request.stream(), folder,
+                                      self.settings.limit_bytes)
             return await answer(form)
         except (UploadRejected, FileProblem) as problem:
             return error(problem.status, str(problem))
@@ -199,15 +192,10 @@ class Service:
             return {"path": upload.name, "error": str(problem), "status": problem.status}
 
 
-def create_app(detector: Detector, settings: Optional[ServiceSettings] = None,
-               face_detector_factory: Optional[Callable] = None) -> FastAPI:
-    """The FastAPI app over `detector`. face_detector_factory: makes what `faces=true` uses (default: the
-    detector the checkpoint was trained with, else data.faces' default), on first use."""
+def create_app(detector: Detector, settings: Optional[ServiceSettings] = None) -> FastAPI:
+    """The FastAPI app over `detector`."""
     settings = settings or ServiceSettings()
-    if face_detector_factory is None:
-        from ..data.face_detectors import create_face_detector, face_detector_name
-        face_detector_factory = lambda: create_face_detector(face_detector_name(detector.card.training))  # noqa: E731
-    service = Service(detector, settings, face_detector_factory)
+    service = Service(detector, settings)
 
     async def lifespan(app):
         yield

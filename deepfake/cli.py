@@ -132,6 +132,10 @@ def get_train_parser() -> argparse.ArgumentParser:
                         help="how the decision threshold is chosen on the validation split")
     parser.add_argument("--no-augment", action="store_true",
                         help="no reframing, relighting or blur/JPEG/downscale augmentation")
+    parser.add_argument("--format-blind", action="store_true",
+                        help="resize and re-encode every training image, real or fake, by one random chain "
+                             "(half shrunk to 0.5-1x; JPEG or WebP at quality 60-100, or kept): with sources "
+                             "whose formats differ by class (the corpus), the codec then carries no label")
     parser.add_argument("--augment-probability", type=float, default=DEFAULT_DEGRADATION_PROBABILITY, metavar="P",
                         help="probability of each degradation (downscale to 0.5-1x, Gaussian blur, JPEG 40-100), "
                              "drawn independently for every training image (default %(default)s)")
@@ -243,6 +247,7 @@ def train_main(argv: Optional[List[str]] = None) -> int:
                          val_fraction=args.val_fraction, train_fraction=args.train_fraction, seed=args.seed,
                          workers=args.workers,
                          split_by=args.split_by, threshold_rule=args.threshold_rule, augment=not args.no_augment,
+                         format_blind=args.format_blind,
                          augment_probability=args.augment_probability,
                          reframe_probability=args.reframe_probability,
                          relight_probability=args.relight_probability, faces=args.faces,
@@ -644,6 +649,68 @@ def recalibrate_main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- python -m deepfake.corpus
+def get_corpus_parser() -> argparse.ArgumentParser:
+    from .data.corpus_builder import BuildLimits
+    from .data.corpus_manifest import DEFAULT_MANIFEST
+    parser = argparse.ArgumentParser(prog="python -m deepfake.corpus",
+                                     description="Build the training corpus of many generators and cameras from "
+                                                 "the public repositories its manifest names.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="build (or resume building) the corpus into --out")
+    where = build.add_mutually_exclusive_group(required=True)
+    where.add_argument("--mirror", metavar="DIR",
+                       help="bare repositories already on this machine: DIR/owner+name/repo (the layout fetch "
+                            "leaves), DIR/owner+name or DIR/owner/name.git")
+    where.add_argument("--clone", metavar="DIR",
+                       help="git clone each repository (bare) into DIR first, at the manifest's commit; needs "
+                            "internet access")
+    build.add_argument("--out", default=os.path.join(DEFAULT_DATA, "corpus"),
+                       help="where the corpus goes (default data/corpus): sources/, pool/, CORPUS.md")
+    build.add_argument("--manifest", default=str(DEFAULT_MANIFEST), help="default: data/sources.toml")
+    build.add_argument("--shared", default=str(DEFAULT_MANIFEST.parents[2] / "shared" / "datasets"),
+                       help="the shared datasets folder whose sets are linked in (default ../shared/datasets)")
+    build.add_argument("--min-side", type=int, default=BuildLimits.min_side,
+                       help=f"drop images whose shorter side is below this (default {BuildLimits.min_side} px)")
+    build.add_argument("--max-mb", type=float, default=BuildLimits.max_bytes / 2 ** 20,
+                       help=f"drop files larger than this (default {BuildLimits.max_bytes // 2 ** 20} MiB)")
+    build.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def corpus_main(argv: Optional[List[str]] = None) -> int:
+    args = get_corpus_parser().parse_args(argv)
+    from .data.corpus_builder import BuildLimits, CorpusBuilder
+    from .data.corpus_card import write_corpus_card
+    from .data.corpus_manifest import load_manifest
+    from .data.git_snapshot import clone_at, has_commit, mirror_folder
+    if args.min_side < 1 or args.max_mb <= 0:
+        raise DeepfakeError("--min-side must be at least 1 and --max-mb above 0")
+    manifest = load_manifest(args.manifest)
+
+    def locate(source) -> Path:
+        if args.clone:
+            return clone_at(f"{source.url}.git", source.commit, Path(args.clone) / source.repo.replace("/", "+"))
+        git_dir = mirror_folder(Path(args.mirror), source.repo)
+        if git_dir is None:
+            raise DeepfakeError(f"no mirror of {source.repo} under {args.mirror}")
+        if not has_commit(git_dir, source.commit):
+            raise DeepfakeError(f"{git_dir}: lacks commit {source.commit[:10]} that the manifest records; "
+                                f"update the mirror or use --clone")
+        return git_dir
+
+    limits = BuildLimits(min_side=args.min_side, max_bytes=int(args.max_mb * 2 ** 20))
+    builder = CorpusBuilder(manifest, Path(args.out), limits, show_progress=not args.no_progress,
+                            log=lambda message: print(message, file=sys.stderr))
+    reports = builder.build(locate, Path(args.shared))
+    card = write_corpus_card(manifest, reports, builder.drops, Path(args.out))
+    built = {name: report for name, report in reports.items() if not report.missing}
+    images = sum(report.kept + report.pooled for report in built.values())
+    print(f"{len(built)} of {len(reports)} sources, {images:,} images, {len(builder.drops):,} dropped; "
+          f"card: {card}")
+    return 0 if len(built) == len(reports) else 1
+
+
 # ---------------------------------------------------------------- python -m deepfake.serve
 def get_serve_parser() -> argparse.ArgumentParser:
     from .data.datasets import worker_count
@@ -705,3 +772,4 @@ load_model = run_cli(load_model_main)
 export = run_cli(export_main)
 recalibrate = run_cli(recalibrate_main)
 serve = run_cli(serve_main)
+corpus = run_cli(corpus_main)

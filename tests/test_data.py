@@ -83,8 +83,27 @@ def test_train_fraction_keeps_whole_videos_and_the_full_runs_validation(tmp_path
         load_split([root], 0.2, seed=0, train_fraction=0)
 
 
-def test_single_class_or_too_few_groups_is_refused(tmp_path):
+def test_a_class_with_one_group_is_refused_and_a_one_class_folder_splits(tmp_path):
     touch_image(tmp_path / "real" / "a.png")
     touch_image(tmp_path / "real" / "b.png")
-    with pytest.raises(DeepfakeError, match="0 fake group"):
+    train, val = split_train_val(discover_labelled_images(tmp_path), 0.5, seed=0)
+    assert len(train) == len(val) == 1  # one class only: the trainer checks that the folders hold both
+    touch_image(tmp_path / "fake" / "c.png")
+    with pytest.raises(DeepfakeError, match="only 1 fake group to split"):
         split_train_val(discover_labelled_images(tmp_path), 0.2, seed=0)
+
+
+def test_roots_of_one_class_each_split_and_train_together(tmp_path):
+    """The corpus lays out each generator and each camera source as its own root, holding one class."""
+    from conftest import make_labelled_folder
+    from deepfake.training.trainer import TrainConfig, fit
+    reals = make_labelled_folder(tmp_path / "cameras", n_per_class=12, layout=("real", "ignored"))
+    fakes = make_labelled_folder(tmp_path / "generator", n_per_class=12, layout=("ignored", "fake"))
+    train, val, summary = load_split([reals, fakes], 0.25, seed=0)
+    assert {image.label for image in train} == {image.label for image in val} == {0, 1}
+    assert [(entry["n_real"], entry["n_fake"]) for entry in summary] == [(12, 0), (0, 12)]
+    config = dict(out_dir=str(tmp_path / "run"), arch="artifact_cnn_tiny", epochs=1, img_size=32, batch_size=8,
+                  workers=0, show_progress=False, device="cpu")
+    assert fit(TrainConfig(data_dirs=[str(reals), str(fakes)], **config), log=lambda message: None).exists()
+    with pytest.raises(DeepfakeError, match=r"the training split has \{'n_real': 0, 'n_fake': 9\}"):
+        fit(TrainConfig(data_dirs=[str(fakes)], **config), log=lambda message: None)

@@ -110,11 +110,13 @@ def split_train_val(images: Sequence[LabelledImage], val_fraction: float, seed: 
     labels_of: Dict[str, set] = {}
     for image in images:
         labels_of.setdefault(group_of(image), set()).add(image.label)
+    # A root may hold one class only (a generator's folder of the corpus, or a folder of camera photos): the
+    # trainer checks that the roots together hold both. Each class a root has needs 2 groups to split.
     for label in (0, 1):
         n_groups = sum(label in labels for labels in labels_of.values())
-        if n_groups < 2:
-            raise DeepfakeError(f"only {n_groups} {CLASS_NAMES[label]} group(s) to split; a validation split "
-                                f"needs at least 2 per class (add images, or use --split-by file)")
+        if n_groups == 1:
+            raise DeepfakeError(f"only 1 {CLASS_NAMES[label]} group to split; a validation split needs at least 2 "
+                                f"of each class a folder holds (add images, or use --split-by file)")
     # Strata in a fixed order (real only, fake only, both): for "folder" and "file" the first two are the
     # classes, which is exactly the split this function made before "source" existed (old checkpoints).
     val_groups = set()

@@ -5,13 +5,14 @@ after resizing the shorter side (Preprocessing.resize; the shipped model sees th
 evaluation scores fixed crops (a grid spread over the image, by default), optionally with their mirrors,
 and the caller averages their logits, so any image size and shape works without padding.
 """
-import io
 from dataclasses import asdict, dataclass
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 from PIL import Image, ImageEnhance, ImageFilter
+
+from .format_blind import FormatBlind, FormatChain, reencoded
 
 
 def _centre(width: int, height: int, size: int) -> List[Tuple[int, int]]:
@@ -217,10 +218,7 @@ class Degrade:
         if _happens(aug.blur_probability):
             image = image.filter(ImageFilter.GaussianBlur(radius=_uniform(0.1, aug.max_blur_sigma)))
         if _happens(aug.jpeg_probability):
-            buffer = io.BytesIO()
-            image.save(buffer, format="JPEG", quality=int(_uniform(aug.min_jpeg_quality, 100)))
-            buffer.seek(0)
-            image = Image.open(buffer).convert("RGB")
+            image = reencoded(image, "jpeg", int(_uniform(aug.min_jpeg_quality, 100)))
         return image
 
 
@@ -243,12 +241,16 @@ def to_normalized_tensor(preprocessing: Preprocessing) -> ToNormalizedTensor:
     return ToNormalizedTensor(preprocessing)
 
 
-def build_train_transform(preprocessing: Preprocessing, augmentation: Augmentation = Augmentation()):
-    """PIL RGB image -> float tensor [3, S, S]."""
+def build_train_transform(preprocessing: Preprocessing, augmentation: Augmentation = Augmentation(),
+                          format_chain: Optional[FormatChain] = None):
+    """PIL RGB image -> float tensor [3, S, S]. With a format_chain, every image is first resized and
+    re-encoded by a random draw of it (data.format_blind), whatever its class."""
     from torchvision.transforms import v2  # training only: prediction never pays for importing torchvision
 
     size = preprocessing.input_size
+    format_blind = [FormatBlind(format_chain, view_size=preprocessing.resize or size)] if format_chain else []
     return v2.Compose([
+        *format_blind,  # first: the file's journey before anyone crops or relights it
         Reframe(augmentation, view_size=preprocessing.resize or size),
         Relight(augmentation),  # before the degradations: an upload compresses the picture as it was lit
         Degrade(augmentation),

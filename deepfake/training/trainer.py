@@ -33,6 +33,7 @@ from ..data.datasets import (
     load_split,
     worker_count,
 )
+from ..data.format_blind import FormatChain
 from ..data.transforms import (
     DEFAULT_DEGRADATION_PROBABILITY,
     DEFAULT_EVAL_CROPS,
@@ -87,6 +88,7 @@ class TrainConfig:
     split_by: str = "source"  # real/NAME and fake/NAME on one side (see data.split_train_val)
     threshold_rule: str = "balanced_accuracy"
     augment: bool = True
+    format_blind: bool = False  # every training image resized and re-encoded by one chain (data.format_blind)
     augment_probability: float = DEFAULT_DEGRADATION_PROBABILITY  # of each degradation (downscale, blur, JPEG)
     reframe_probability: float = DEFAULT_REFRAME_PROBABILITY  # of a random window of 75-100% of the image
     relight_probability: float = DEFAULT_RELIGHT_PROBABILITY  # of each of brightness, contrast, saturation +-30%
@@ -137,6 +139,10 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
     show_progress = config.show_progress and cluster.is_main
     train_images, val_images, data_summary = load_split(config.data_dirs, config.val_fraction, config.seed,
                                                         config.split_by, config.train_fraction)
+    for side, images in (("training", train_images), ("validation", val_images)):
+        if not all(count_labels(images).values()):
+            raise DeepfakeError(f"the {side} split has {count_labels(images)}: training needs real and fake images "
+                                f"in both; add a folder of the missing class to --data")
     log(f"data: {len(train_images)} train {count_labels(train_images)}, {len(val_images)} validation "
         f"{count_labels(val_images)}" + (f"; {cluster.world_size} processes" if cluster.distributed else ""))
 
@@ -160,7 +166,8 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
     augmentation = (Augmentation.each_with_probability(config.augment_probability, config.reframe_probability,
                                                       config.relight_probability)
                     if config.augment else NO_AUGMENTATION)
-    train_set = LabelledImageDataset(train_images, build_train_transform(preprocessing, augmentation))
+    format_chain = FormatChain() if config.format_blind else None
+    train_set = LabelledImageDataset(train_images, build_train_transform(preprocessing, augmentation, format_chain))
     # Each rank scores every world_size-th validation image; the scores are gathered before any metric.
     val_set = LabelledImageDataset(val_images[cluster.rank::cluster.world_size], EvalTransform(preprocessing))
     workers = worker_count(config.workers)
@@ -203,6 +210,8 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         "layer_decay": config.layer_decay, "trainable_parameters": sum(p.numel() for group in groups
                                                                         for p in group["params"]),
     }
+    if format_chain:
+        training["format_chain"] = format_chain.to_dict()
     if head_only:
         training["feature_rounds"] = config.feature_rounds
     if pseudo_fakes:
@@ -218,6 +227,7 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         cache = FeatureCache(out_dir / FEATURE_CACHE, model, {
             "arch": config.arch, "model_kwargs": model_kwargs, "data": data_summary, "seed": config.seed,
             "preprocessing": preprocessing.to_dict(), "augmentation": asdict(augmentation), "amp": config.amp,
+            **({"format_chain": format_chain.to_dict()} if format_chain else {}),
             "faces": config.faces, "pseudo_fakes": pseudo_fakes}, device, config.batch_size, workers, config.amp,
             show_progress)
     start_epoch, best_auc, history = 0, -1.0, []
@@ -230,6 +240,9 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         if recorded.get("pseudo_fakes") != training.get("pseudo_fakes"):
             raise DeepfakeError(f"{config.resume}: was trained with other pseudo-fakes or --reals-only; resume "
                                 f"with the same --pseudo-fakes and --reals-only")
+        if recorded.get("format_chain") != training.get("format_chain"):
+            raise DeepfakeError(f"{config.resume}: was started {'with' if recorded.get('format_chain') else 'without'}"
+                                f" --format-blind; resume the same way")
         schedule = (recorded.get("epochs"), recorded.get("batch_size"), bool(recorded.get("balance_sets")),
                     recorded.get("epoch_size", 0))
         if schedule != (config.epochs, config.batch_size, config.balance_sets, config.epoch_size):

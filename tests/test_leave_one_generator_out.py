@@ -1,0 +1,92 @@
+"""The leave-one-generator-out protocol (tools/leave_one_generator_out.py) on a tiny corpus made here: what each
+run trains on and is scored against, and one real run end to end."""
+import json
+from pathlib import Path
+
+import numpy as np
+
+from conftest import load_tool, synthetic_image
+
+FAMILIES = {"gen-a": "GenA", "gen-b": "GenB"}
+
+
+def write_corpus(root: Path) -> Path:
+    """sources/: two generators (fakes only), a camera source (reals only), a shared set (both); pool/: reals."""
+    rng = np.random.default_rng(0)
+    layout = {"sources/gen-a/fake": 1, "sources/gen-b/fake": 1, "sources/cams/real": 0,
+              "sources/shared-x/real": 0, "sources/shared-x/fake": 1, "pool/real/cams": 0}
+    for folder, label in layout.items():
+        (root / folder).mkdir(parents=True)
+        for index in range(10):
+            synthetic_image(rng, fake=bool(label)).save(root / folder / f"{index:02d}.png")
+    return root
+
+
+def write_manifest(path: Path) -> Path:
+    entries = []
+    for name, family in FAMILIES.items():
+        entries.append(f'''[[source]]
+name = "{name}"
+repo = "someone/{name}"
+commit = "{"a" * 40}"
+include = ["*"]
+class = "fake"
+family = "{family}"
+made_by = "{family}"
+licence = "MIT"
+''')
+    entries.append(f'''[[source]]
+name = "cams"
+repo = "someone/cams"
+commit = "{"b" * 40}"
+include = ["*"]
+class = "real"
+family = "cameras"
+made_by = "cameras"
+licence = "CC0"
+
+[[shared]]
+name = "shared-x"
+folder = "shared-x"
+family = "GenX"
+made_by = "X"
+reals = "photos"
+licence = "research"
+''')
+    path.write_text("\n".join(entries))
+    return path
+
+
+def test_each_family_leaves_training_whole_reals_included(tmp_path, capsys):
+    logo = load_tool("leave_one_generator_out")
+    corpus = write_corpus(tmp_path / "corpus")
+    manifest = write_manifest(tmp_path / "sources.toml")
+    assert logo.main(["--corpus", str(corpus), "--manifest", str(manifest), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["GenA: hold out gen-a; train on cams, gen-b, shared-x",
+                     "GenB: hold out gen-b; train on cams, gen-a, shared-x",
+                     "GenX: hold out shared-x; train on cams, gen-a, gen-b"]
+    run = logo.plan(corpus, {"GenX": ["shared-x"]}, ["GenX"])[0]
+    folders = logo.evaluation_folders(corpus, run, tmp_path / "run")
+    # The shared set brought reals of its own: it is scored against the pool and against them.
+    assert sorted(folders) == ["own reals", "pool"]
+    assert (folders["pool"] / "real" / "pool").resolve() == (corpus / "pool" / "real").resolve()
+    assert (folders["own reals"] / "real" / "shared-x").resolve() == (corpus / "sources/shared-x/real").resolve()
+
+
+def test_one_family_end_to_end(tmp_path):
+    logo = load_tool("leave_one_generator_out")
+    corpus = write_corpus(tmp_path / "corpus")
+    manifest = write_manifest(tmp_path / "sources.toml")
+    out = tmp_path / "logo"
+    flags = ["--arch", "artifact_cnn_tiny", "--epochs", "1", "--img-size", "32", "--batch-size", "8", "--workers",
+             "0", "--val-fraction", "0.3"]
+    assert logo.main(["--corpus", str(corpus), "--manifest", str(manifest), "--out", str(out), "--family", "GenA",
+                      "--", *flags]) == 0
+    result = json.loads((out / "logo.json").read_text())["results"][0]
+    assert result["family"] == "GenA" and result["pool"]["n_fake"] == 10 and result["pool"]["n_real"] == 10
+    assert 0 <= result["pool"]["roc_auc"] <= 1 and "own reals" not in result
+    from deepfake.checkpoint import load_model
+    trained_on = [entry["name"] for entry in load_model(out / "gena" / "best.safetensors")[1].training["data"]]
+    assert trained_on == ["cams", "gen-b", "shared-x"]  # never the held-out generator, never the pool
+    assert "| **mean** / **worst** | | | **" in (out / "logo.md").read_text()

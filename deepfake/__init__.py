@@ -8,12 +8,14 @@
 __version__ = "0.1.0"
 
 from .errors import DeepfakeError  # noqa: E402
-from .registry import create_model, list_models, register_model  # noqa: E402
-from . import models  # noqa: E402,F401  (fills the registry)
 
 
 def __getattr__(name):
-    # Inference pulls in the data stack; import it only when asked for.
+    # Everything that needs torch is imported when first asked for, so that `predict.py --help` and a command
+    # that stops at a bad flag answer before torch loads (seconds on a cold start).
+    if name in ("create_model", "list_models", "register_model"):
+        from . import registry
+        return getattr(registry, name)
     if name in ("Detector", "load_detector", "Prediction", "DEFAULT_WEIGHTS"):
         from .inference import detector
         return getattr(detector, name)

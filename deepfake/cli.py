@@ -33,7 +33,7 @@ def run_cli(main: Callable[[Optional[List[str]]], int]) -> Callable[[Optional[Li
 
 
 def weights_argument(parser: argparse.ArgumentParser, nargs=None) -> None:
-    from .inference.detector import DEFAULT_WEIGHTS
+    from .shipped_weights import DEFAULT_WEIGHTS
     parser.add_argument("--weights", nargs=nargs, default=[str(DEFAULT_WEIGHTS)] if nargs else str(DEFAULT_WEIGHTS),
                         help="checkpoint file (.safetensors, or a training state last.pt); default: the shipped "
                              "weights/deepfake_cnn.safetensors")
@@ -47,19 +47,22 @@ def face_detector_argument(parser: argparse.ArgumentParser, default: Optional[st
                              + ("" if default else "; default: the one a face-trained checkpoint was trained with"))
 
 
-def face_detector_for(args, detector):
-    """The face detector a predict run uses (data.faces.face_detector_name), or None when faces are not scored."""
-    from .data.face_detectors import create_face_detector, face_detector_name
-    if not (args.faces or detector.card.preprocessing.faces):  # a face-trained checkpoint always scores faces
-        return None
-    return create_face_detector(face_detector_name(detector.card.training, args.face_detector))
-
-
 def device_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--amp", action="store_true",
                         help="mixed precision: bfloat16 on CPUs and GPUs that have it (float16 with loss scaling "
                              "on older GPUs); about 2x faster on recent hardware, results differ slightly")
+
+
+def check_scoring_arguments(args) -> None:
+    """The flags predict.py, evaluate.py and the service share, checked before anything loads: one line each."""
+    if getattr(args, "batch_size", 1) < 1:
+        raise DeepfakeError(f"--batch-size must be at least 1, not {args.batch_size}")
+    threshold = getattr(args, "threshold", None)
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise DeepfakeError(f"--threshold is a fake probability, between 0 and 1, not {threshold}")
+    from .distributed import default_device
+    default_device(args.device)
 
 
 def loader_arguments(parser: argparse.ArgumentParser, batch_size: int = 32) -> None:
@@ -81,11 +84,15 @@ def get_train_parser() -> argparse.ArgumentParser:
     from .evaluation.metrics import THRESHOLD_RULES
     from .registry import list_models
     from .synthesis.methods import METHODS
-    parser = argparse.ArgumentParser(description="Train a deepfake detector on real/ and fake/ image folders.")
+    from .training.recipes import PLAIN_DEFAULTS, SHIPPED_ARCH, describe_recipe
+    parser = argparse.ArgumentParser(description="Train a deepfake detector on real/ and fake/ image folders. "
+                                                 "With no flags but --data it trains what ships.")
     parser.add_argument("--data", nargs="+", default=[DEFAULT_DATA],
                         help="one or more folders, each with real/ and fake/ (or 0_real/ and 1_fake/) below it")
-    parser.add_argument("--arch", default="artifact_cnn_deep", choices=list_models(),
-                        help="architecture (default: the shipped one, %(default)s)")
+    parser.add_argument("--arch", default=SHIPPED_ARCH, choices=list_models(),
+                        help=f"architecture (default: the shipped one, %(default)s, with the recipe it was trained "
+                             f"with: {describe_recipe(SHIPPED_ARCH)}; another --arch takes the plain defaults; "
+                             f"any flag given wins)")
     parser.add_argument("--model-kwargs", nargs="+", default=[], metavar="KEY=VALUE",
                         help="architecture arguments (values read as JSON: numbers, true/false, or plain text), "
                              "e.g. cnn_input_size=128; see load_model.py --json for a checkpoint's")
@@ -104,13 +111,21 @@ def get_train_parser() -> argparse.ArgumentParser:
                              "--trainable-blocks 0 only the fused head trains: a stacked ensemble")
     parser.add_argument("--epochs", type=int, default=10)
     loader_arguments(parser)
-    parser.add_argument("--lr", type=float, default=5e-4, help="peak learning rate of the one-cycle schedule")
-    parser.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW's decoupled weight decay")
-    parser.add_argument("--img-size", type=int, default=128, help="side of the square the network sees, in pixels")
-    parser.add_argument("--resize", type=int, default=0, metavar="N",
+    recipe = "the architecture's recipe, else %s"
+    parser.add_argument("--lr", type=float, default=None,
+                        help="peak learning rate of the one-cycle schedule (default: " + recipe % PLAIN_DEFAULTS["lr"]
+                             + ")")
+    parser.add_argument("--weight-decay", type=float, default=None,
+                        help="AdamW's decoupled weight decay (default: " + recipe % PLAIN_DEFAULTS["weight_decay"]
+                             + ")")
+    parser.add_argument("--img-size", type=int, default=None,
+                        help="side of the square the network sees, in pixels (default: "
+                             + recipe % PLAIN_DEFAULTS["img_size"] + ")")
+    parser.add_argument("--resize", type=int, default=None, metavar="N",
                         help="first resize every image's shorter side to N pixels (N = --img-size: the network sees "
                              "the whole image; the shipped model does); 0: crop at native resolution, which keeps "
-                             "the finest generator traces but shows the network only a part of a large image")
+                             "the finest generator traces but shows the network only a part of a large image "
+                             "(default: " + recipe % 0 + ")")
     parser.add_argument("--eval-crops", type=int, choices=sorted(CROP_LAYOUTS), default=DEFAULT_EVAL_CROPS,
                         help="crops whose logits are averaged per image at evaluation and prediction: 1 = centre, "
                              "5 = centre + corners, 9 / 16 = a 3x3 / 4x4 grid from corner to corner")
@@ -143,13 +158,13 @@ def get_train_parser() -> argparse.ArgumentParser:
                         help="probability that a training image is first cut to a random window of 75-100%% of "
                              "its width and height (never narrower than the network's view), as users crop photos "
                              "(default %(default)s)")
-    parser.add_argument("--relight-probability", type=float, default=DEFAULT_RELIGHT_PROBABILITY, metavar="P",
+    parser.add_argument("--relight-probability", type=float, default=None, metavar="P",
                         help="probability of each of a brightness, a contrast and a saturation change of up to "
-                             "30%% for a training image, as cameras and edits light pictures (default "
-                             "%(default)s)")
-    parser.add_argument("--balance-sets", action="store_true",
+                             "30%% for a training image, as cameras and edits light pictures (default: "
+                             + (recipe % DEFAULT_RELIGHT_PROBABILITY).replace("%", "%%") + ")")
+    parser.add_argument("--balance-sets", action=argparse.BooleanOptionalAction, default=None,
                         help="with several --data folders, every epoch draws the same number of images from each "
-                             "(the largest set no longer dominates)")
+                             "(the largest set no longer dominates); default: the architecture's recipe, else off")
     parser.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
                         help="blend each training batch with a shuffled copy of itself, images and labels, by a "
                              "share drawn from Beta(ALPHA, ALPHA) (e.g. 0.2); 0 (default): no mixup, as the "
@@ -204,9 +219,13 @@ def parse_model_kwargs(pairs: List[str]) -> dict:
 def train_main(argv: Optional[List[str]] = None) -> int:
     args = get_train_parser().parse_args(argv)
     from .data.datasets import check_train_fraction
+    from .training.recipes import recipe_defaults
     from .training.trainer import TRAINING_STATE, TrainConfig, fit
+    vars(args).update(recipe_defaults(args.arch, vars(args)))
     if args.epochs < 1 or args.batch_size < 1 or args.img_size < 8:
         raise DeepfakeError("--epochs and --batch-size must be at least 1, --img-size at least 8")
+    from .distributed import default_device
+    default_device(args.device)
     if args.resize and args.resize < args.img_size:
         raise DeepfakeError(f"--resize must be 0 or at least --img-size ({args.img_size}), not {args.resize}")
     for flag, probability in (("--augment-probability", args.augment_probability),
@@ -336,6 +355,7 @@ def evaluate_main(argv: Optional[List[str]] = None) -> int:
     args = get_evaluate_parser().parse_args(argv)
     from .evaluation.evaluate import evaluate_checkpoints
     from .reporting.tables import format_comparison, format_per_video, format_report, format_robustness, format_stress
+    check_scoring_arguments(args)
     data_dirs = args.data or [DEFAULT_DATA]
     split = args.split or ("all" if args.data else "val")
     if args.data is None and not any(Path(DEFAULT_DATA).glob("*/*")):
@@ -387,16 +407,20 @@ def evaluate_main(argv: Optional[List[str]] = None) -> int:
 
 # ---------------------------------------------------------------- predict.py
 def get_predict_parser() -> argparse.ArgumentParser:
+    # Nothing here imports torch: --help and a bad flag answer at once.
     from .inference.aggregate import AGGREGATIONS
     from .provenance.evidence import EVIDENCE_MODES
     parser = argparse.ArgumentParser(description="Say whether images and videos are fake (AI-generated or "
                                                  "manipulated).")
-    parser.add_argument("--image_path", required=True,
-                        help="an image, a video, or a folder of both (searched recursively)")
+    parser.add_argument("--image_path", required=True, nargs="+", metavar="PATH",
+                        help="images, videos, or folders of both (searched recursively); several may be given, "
+                             "and shell globs")
     weights_argument(parser)
     parser.add_argument("--json", action="store_true",
-                        help="one JSON object per line: path, label, fake_probability (+ faces, frames)")
-    parser.add_argument("--csv", metavar="OUT", default=None, help="also write one CSV row per file to OUT")
+                        help="one JSON object per line: path, label, fake_probability (+ faces, frames); a file "
+                             "that could not be scored: path and error")
+    parser.add_argument("--csv", metavar="OUT", default=None,
+                        help="also write one CSV row per file to OUT (a failed file: its error column)")
     parser.add_argument("--faces", action="store_true",
                         help="score each detected face (the most suspicious decides); no face: the whole image")
     face_detector_argument(parser, None)
@@ -426,10 +450,16 @@ def get_predict_parser() -> argparse.ArgumentParser:
 
 
 CSV_COLUMNS = ("path", "kind", "label", "fake_probability", "n_faces", "n_frames", "aggregation", "note",
-               "explanation", "decided_by", "evidence")
+               "explanation", "decided_by", "evidence", "error")
+# What a "real" verdict is worth (weights/MODEL_CARD.md: near chance on generators the model never saw): said
+# once per run on a terminal, and beside every verdict on the service's page.
+REAL_MEANS = "'real' means the model found no sign of generation, not that the picture is authentic"
 
 
 def csv_row(record: dict) -> dict:
+    """predict.py's CSV row for one JSON record: a scored file, or a failed one ({"path", "error"})."""
+    if "error" in record:
+        return {"path": record["path"], "error": record["error"]}
     from .provenance.evidence import compact as compact_evidence
     frames = record.get("frames")
     faces = record.get("faces")
@@ -441,10 +471,51 @@ def csv_row(record: dict) -> dict:
             "evidence": compact_evidence(record["evidence"])}
 
 
+def collect_inputs(given: List[str], on_error: Callable[[str], None]) -> "tuple[list, list]":
+    """Every file to score from --image_path (files, folders, globs the shell expanded), each once, and a
+    Failure for each path that is not there."""
+    from .inference.detector import Failure, collect_media
+    paths, failures = [], []
+    for path in given:
+        try:
+            paths += collect_media(path, on_error=on_error)
+        except DeepfakeError as error:
+            if len(given) == 1:
+                raise
+            failures.append(Failure(path, str(error)))
+    return list(dict.fromkeys(paths)), failures
+
+
+def output_of(result, explain_dir: Optional[str]) -> "tuple[dict, Optional[str]]":
+    """What predict.py writes for one result: its JSON record and its plain line (None for a failure, whose
+    record is {path, error}). A Grad-CAM overlay is saved to explain_dir here."""
+    from .inference.detector import Failure
+    from .provenance import deciding_evidence
+    if isinstance(result, Failure):
+        prefix = f"{result.path}: "
+        error = result.message[len(prefix):] if result.message.startswith(prefix) else result.message
+        return {"path": result.path, "error": error}, None
+    record = result.to_dict()
+    if result.explanation is not None:
+        target = Path(explain_dir) / f"{Path(result.path).stem}.gradcam.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        result.explanation.picture.save(target)
+        record.update(result.explanation.fields(str(target)))
+    decided = ([f"decided by provenance: {deciding_evidence(result.evidence).detail}"]
+               if result.decided_by == "provenance" else [])
+    line = "\t".join([result.path, result.label, f"{result.fake_probability:.4f}"] + decided
+                     + [record[key] for key in ("explanation", "note") if key in record])
+    return record, line
+
+
 def predict_main(argv: Optional[List[str]] = None) -> int:
-    """One process, or one rank of `torchrun --nproc_per_node N predict.py ...`: each rank scores a strided shard
-    of the files (in the order one process reports them) and rank 0 writes every result, in that order."""
+    """Parse, collect, score, write. One process, or one rank of `torchrun --nproc_per_node N predict.py ...`:
+    each rank scores a strided shard of the files (in the order one process reports them) and rank 0 writes
+    every result, in that order."""
     args = get_predict_parser().parse_args(argv)
+    check_scoring_arguments(args)
+    if args.explain and args.backend != "torch":
+        raise DeepfakeError("--explain needs gradients: use the torch backend (the default)")
     import csv
     from contextlib import ExitStack
 
@@ -453,100 +524,68 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
     from .data.images import load_rgb_image
     from .data.video import is_video_file
     from .distributed import default_device, rank_device, start_cluster, stop_cluster
-    from .inference.detector import Failure, collect_media, load_detector, predict_media, reporting_order
-    from .provenance import deciding_evidence
+    from .inference.detector import Failure, load_detector, reporting_order
+    from .inference.options import PredictOptions
     from .provenance.c2pa_manifest import load_trust_anchors
 
-    if args.frames < 1:
-        raise DeepfakeError("--frames must be at least 1")
+    options = PredictOptions(faces=args.faces, face_detector=args.face_detector, frames=args.frames,
+                             aggregate=args.aggregate, explain=bool(args.explain))
+    is_main = os.environ.get("RANK", "0") == "0"
 
     def report_failure(message: str) -> None:
         if args.strict:
             raise DeepfakeError(f"{message} (--strict)")
         tqdm.write(f"skipped: {message}", file=sys.stderr)
 
-    is_main = os.environ.get("RANK", "0") == "0"
-    paths = collect_media(args.image_path, on_error=report_failure if is_main else lambda message: None)
-    single_image = not Path(args.image_path).is_dir() and not is_video_file(paths[0])
-    if single_image:
-        # A single bad file is a fatal error, checked before the model loads. The check decodes a large JPEG at
-        # its smallest scale: libjpeg still reads all of its data, so a truncated file fails here all the same.
+    paths, missing = collect_inputs(args.image_path, report_failure if is_main else lambda message: None)
+    # One file given: its failure is the command's, an error and exit 2. An image is checked before the model
+    # loads, decoded at its smallest scale (libjpeg still reads all the data, so a truncated file fails here).
+    single_file = len(args.image_path) == 1 and len(paths) == 1 and not Path(args.image_path[0]).is_dir()
+    if single_file and not is_video_file(paths[0]):
         load_rgb_image(paths[0], shorter_side=1)
-    if args.explain and args.backend != "torch":
-        raise DeepfakeError("--explain needs gradients: use the torch backend (the default)")
-    trust_anchors = load_trust_anchors(args.trust_anchors)
     device = default_device(args.device)
     cluster = start_cluster(device.type)
+    show_bar = sys.stderr.isatty() and cluster.is_main and not single_file
     try:
         detector = load_detector(args.weights, str(rank_device(device, cluster)), args.backend, args.amp,
-                                 args.evidence, trust_anchors)
-        if args.threshold is not None:
-            detector.card.threshold = args.threshold
-        face_detector = face_detector_for(args, detector)
-        show_bars = sys.stderr.isatty() and cluster.is_main
-
-        def frame_bar(path: Path):
-            bar = tqdm(total=args.frames, unit="frame", desc=path.name, file=sys.stderr, leave=False,
-                       disable=not show_bars)
-            return lambda: bar.update(1)
-
-        if single_image:
-            results = [detector.predict_faces(load_rgb_image(paths[0]), face_detector, path=paths[0])
-                       if face_detector else detector.predict(paths[0])  # decoded as a folder's images are
-                       ] if cluster.is_main else []
-        else:
-            mine = cluster.shard(reporting_order(paths))
-            bar = tqdm(total=len(mine), unit="file", desc="predicting", file=sys.stderr, disable=not show_bars)
-            results = predict_media(detector, mine, face_detector, args.frames, args.aggregate, args.batch_size,
-                                    args.workers, on_progress=bar.update, on_video=frame_bar)
-
-        def output(result):
-            """A Failure as it is, or (JSON record, text line): what rank 0 writes for this file."""
-            if isinstance(result, Failure):
-                return result
-            record = result.to_dict()
-            if args.explain:
-                from .inference.explain import save_explanation
-                explanation, note, explained = save_explanation(detector, Path(result.path), record,
-                                                                Path(args.explain), args.frames)
-                record["explanation"] = str(explanation)
-                if explained:
-                    record["explanation_frame"] = explained["frame"]
-                if note:
-                    record["explanation_note"] = note
-            line = "\t".join([result.path, result.label, f"{result.fake_probability:.4f}"]
-                             + ([f"decided by provenance: {deciding_evidence(result.evidence).detail}"]
-                                if result.decided_by == "provenance" else [])
-                             + ([record["explanation"]] if "explanation" in record else [])
-                             + ([record["note"]] if "note" in record else []))
-            return record, line
-
-        outputs = (output(result) for result in results)  # streamed as scored, in one process
-        if cluster.distributed and not single_image:
+                                 args.evidence, load_trust_anchors(args.trust_anchors), args.threshold)
+        mine = cluster.shard(reporting_order(paths))
+        bar = tqdm(total=len(paths), unit="file", desc="predicting", file=sys.stderr, leave=False,
+                   disable=not show_bar)
+        results = detector.predict_files(mine, options, args.batch_size, args.workers, on_progress=bar.update)
+        outputs = (output_of(result, args.explain) for result in results)  # streamed as scored, in one process
+        if cluster.distributed:
             outputs = cluster.merge_shards(list(outputs))
     finally:
         stop_cluster(cluster)
     if not cluster.is_main:
         return 0  # rank 0 reports for every rank, once
-    n_failed = n_scored = 0
+    n_failed = n_scored = n_real = 0
     with ExitStack() as stack:
         csv_writer = None
         if args.csv:
-            handle = stack.enter_context(open(args.csv, "w", newline=""))
-            csv_writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+            csv_writer = csv.DictWriter(stack.enter_context(open(args.csv, "w", newline="")), fieldnames=CSV_COLUMNS)
             csv_writer.writeheader()
-        for item in outputs:
-            if isinstance(item, Failure):
+        for record, line in [output_of(failure, None) for failure in missing] + [*outputs]:
+            if line is None:
+                if single_file:
+                    raise DeepfakeError(f"{record['path']}: {record['error']}")
                 n_failed += 1
-                report_failure(item.message)
-                continue
-            n_scored += 1
-            record, line = item
+                report_failure(f"{record['path']}: {record['error']}")
+            else:
+                n_scored += 1
+                n_real += record["label"] == "real"
             if csv_writer:
                 csv_writer.writerow(csv_row(record))
-            print(json.dumps(record) if args.json else line, flush=True)
-    if len(paths) > 1 or n_failed:
+            if args.json or line is not None:
+                # Through tqdm, so that on a terminal a result never lands inside the progress bar.
+                tqdm.write(json.dumps(record) if args.json else line, file=sys.stdout)
+                sys.stdout.flush()
+    bar.close()
+    if len(paths) + len(missing) > 1 or n_failed:
         print(f"{n_scored} scored, {n_failed} failed", file=sys.stderr)
+    if n_real and sys.stderr.isatty():
+        print(f"note: {REAL_MEANS}", file=sys.stderr)
     return 1 if n_failed else 0
 
 
@@ -749,6 +788,7 @@ def serve_main(argv: Optional[List[str]] = None) -> int:
         from .serve import ServiceSettings, create_app
     if args.max_upload_mb <= 0 or args.queue_size < 1 or args.workers < 1:
         raise DeepfakeError("--max-upload-mb must be above 0, --queue-size and --workers at least 1")
+    check_scoring_arguments(args)
     try:
         loopback = ipaddress.ip_address(args.host).is_loopback
     except ValueError:

@@ -16,6 +16,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
+from .errors import DeepfakeError
+
 
 @dataclass(frozen=True)
 class Cluster:
@@ -91,9 +93,29 @@ def start_cluster(device_type: str) -> Cluster:
     return cluster
 
 
+RUNS_ON = ("cpu", "cuda")
+
+
 def default_device(requested: Optional[str] = None) -> torch.device:
-    """--device as given, else the GPU where there is one."""
-    return torch.device(requested or ("cuda" if torch.cuda.is_available() else "cpu"))
+    """--device as given, else the GPU where there is one. A device that is no device, or that this machine
+    lacks, is one DeepfakeError naming it, before any work starts (torch's own error comes later, deep in a
+    model's first call)."""
+    if not requested:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(requested)
+    except (RuntimeError, ValueError):
+        device = None
+    if device is None or device.type not in RUNS_ON:
+        raise DeepfakeError(f"--device {requested}: not a device this runs on; use cpu, cuda or cuda:N")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeepfakeError(f"--device {requested}: this machine has no CUDA GPU that PyTorch can use; "
+                                f"use --device cpu (or leave --device out)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DeepfakeError(f"--device {requested}: this machine has {torch.cuda.device_count()} GPU(s), "
+                                f"numbered from 0")
+    return device
 
 
 def rank_device(device: torch.device, cluster: Cluster) -> torch.device:

@@ -2,17 +2,23 @@
 
 The checkpoint stores the name and kwargs, so loading never needs to know which class to import.
 """
+import importlib
 import inspect
 from typing import Callable, Dict, List
 
-import torch.nn as nn
-
 from .errors import DeepfakeError
 
-_MODEL_BUILDERS: Dict[str, Callable[..., nn.Module]] = {}
+_MODEL_BUILDERS: Dict[str, Callable[..., "nn.Module"]] = {}  # noqa: F821 (torch.nn: imported by the builders)
 
 
-def register_model(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+def _registered() -> Dict[str, Callable[..., "nn.Module"]]:  # noqa: F821
+    """The table, with the project's own architectures in it: their modules register themselves on import,
+    which happens here, on the first lookup, rather than whenever the package is imported (it loads torch)."""
+    importlib.import_module(f"{__package__}.models")
+    return _MODEL_BUILDERS
+
+
+def register_model(builder: Callable[..., "nn.Module"]) -> Callable[..., "nn.Module"]:  # noqa: F821
     name = builder.__name__
     if name in _MODEL_BUILDERS:
         raise ValueError(f"model {name!r} is registered twice")
@@ -21,11 +27,11 @@ def register_model(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module
 
 
 def list_models() -> List[str]:
-    return sorted(_MODEL_BUILDERS)
+    return sorted(_registered())
 
 
-def model_builder(name: str) -> Callable[..., nn.Module]:
-    if name not in _MODEL_BUILDERS:
+def model_builder(name: str) -> Callable[..., "nn.Module"]:  # noqa: F821
+    if name not in _registered():
         raise DeepfakeError(f"unknown architecture {name!r}; available: {', '.join(list_models())}")
     return _MODEL_BUILDERS[name]
 
@@ -44,5 +50,5 @@ def check_model_kwargs(name: str, kwargs: Dict) -> None:
                             f"{', '.join(accepted) or 'none'}")
 
 
-def create_model(name: str, **kwargs) -> nn.Module:
+def create_model(name: str, **kwargs) -> "nn.Module":  # noqa: F821
     return model_builder(name)(**kwargs)

@@ -122,11 +122,21 @@ def test_predict_folder_plain_and_json_skipping_a_corrupt_file(trained_checkpoin
     result = run_script("predict.py", "--image_path", str(folder), "--weights", str(trained_checkpoint), "--json")
     assert result.returncode == 1  # some files failed: the exit code says so
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r["path"].split("/")[-1] for r in records] == ["a_fake.png", "b_real.png"]
+    # The failed file has its record too, in its place, so a pipeline can tell "skipped" from "never seen".
+    assert [r["path"].split("/")[-1] for r in records] == ["a_fake.png", "c_broken.jpg", "b_real.png"]
+    failed = records.pop(1)
+    assert set(failed) == {"path", "error"} and failed["error"].startswith("corrupt or truncated")
     assert all(set(r) == {"path", "label", "fake_probability", "decided_by", "evidence"} for r in records)
     assert all(r["evidence"] == [] and r["decided_by"] == "model" for r in records)  # no metadata, no say
     assert [r["label"] for r in records] == ["fake", "real"]
     assert "c_broken.jpg" in result.stderr and "2 scored, 1 failed" in result.stderr
+    as_csv = run_script("predict.py", "--image_path", str(folder), "--weights", str(trained_checkpoint), "--csv",
+                        str(tmp_path / "out.csv"))
+    assert as_csv.returncode == 1
+    rows = list(csv.DictReader(open(tmp_path / "out.csv")))
+    assert [row["path"].split("/")[-1] for row in rows] == ["a_fake.png", "c_broken.jpg", "b_real.png"]
+    assert rows[1]["error"].startswith("corrupt or truncated") and rows[1]["label"] == ""
+    assert rows[0]["error"] == "" and rows[0]["label"] == "fake"
 
     plain = run_script("predict.py", "--image_path", str(folder / "a_fake.png"), "--weights", str(trained_checkpoint))
     assert plain.returncode == 0, plain.stderr
@@ -259,3 +269,74 @@ def test_per_video_metrics_score_each_sub_folder_once(trained_checkpoint, tmp_pa
     combine = {"mean": np.mean, "max": np.max}[rule]
     expected = roc_auc_score([label for _, label in frames], [combine(scores) for scores in frames.values()])
     assert videos["roc_auc"] == pytest.approx(expected)
+
+
+# ---------------------------------------------------------------- bad flags: one line, exit 2, in-process
+def run_in_process(main, argv, capsys):
+    """A command's wrapped entry point (cli.run_cli) called as a user would, without a subprocess."""
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    return stopped.value.code, capsys.readouterr()
+
+
+@pytest.mark.parametrize("command, argv, fragments", [
+    ("predict", ["--image_path", "{ok}", "--device", "gpu"], ["--device gpu", "not a device", "cpu, cuda"]),
+    ("predict", ["--image_path", "{ok}", "--device", "cuda"], ["--device cuda", "no CUDA GPU", "--device cpu"]),
+    ("predict", ["--image_path", "{ok}", "--threshold", "1.5"], ["--threshold", "between 0 and 1", "1.5"]),
+    ("predict", ["--image_path", "{ok}", "--batch-size", "0"], ["--batch-size must be at least 1, not 0"]),
+    ("evaluate", ["--data", "{tmp}", "--device", "cuda:0"], ["--device cuda:0", "no CUDA GPU"]),
+    ("evaluate", ["--data", "{tmp}", "--threshold", "-0.1"], ["--threshold", "-0.1"]),
+    ("evaluate", ["--data", "{tmp}", "--batch-size", "0"], ["--batch-size must be at least 1"]),
+    ("train", ["--data", "{tmp}", "--device", "cuda"], ["--device cuda", "no CUDA GPU"]),
+    ("train", ["--data", "{tmp}", "--device", "gpu"], ["--device gpu", "not a device"]),
+    ("serve", ["--device", "cuda"], ["--device cuda", "no CUDA GPU"]),
+])
+def test_bad_flags_are_one_line_before_any_work(tmp_path, monkeypatch, capsys, command, argv, fragments):
+    import torch
+
+    from deepfake import cli
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the same answer on a machine with a GPU
+    Image.new("RGB", (64, 64)).save(tmp_path / "ok.png")
+    code, output = run_in_process(getattr(cli, command),
+                                  [arg.format(tmp=tmp_path, ok=tmp_path / "ok.png") for arg in argv], capsys)
+    lines = output.err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), output.err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_train_with_only_data_trains_the_shipped_recipe(monkeypatch, tmp_path):
+    """`python train.py --data DIR` trains what ships: the architecture and recipe of tools/recipe.sh."""
+    import re
+
+    import deepfake.training.trainer as trainer
+    from deepfake import cli
+    from deepfake.checkpoint import load_model
+    from deepfake.inference.detector import DEFAULT_WEIGHTS
+    configs = []
+    monkeypatch.setattr(trainer, "fit", configs.append)
+    assert cli.train_main(["--data", str(tmp_path)]) == 0
+    config = configs.pop()
+    recipe = re.search(r"RECIPE=\((.*?)\)", (Path(cli.__file__).parents[1] / "tools" / "recipe.sh").read_text(),
+                       re.S).group(1).split()
+    flags = dict(zip(recipe[::2], recipe[1::2]))
+    assert config.arch == flags["--arch"] == load_model(DEFAULT_WEIGHTS)[1].arch
+    assert (config.resize, config.img_size) == (int(flags["--resize"]), int(flags["--img-size"]))
+    assert (config.lr, config.weight_decay) == (float(flags["--lr"]), float(flags["--weight-decay"]))
+    assert config.relight_probability == float(flags["--relight-probability"]) and config.balance_sets
+    # Another architecture takes the plain defaults; a flag given wins over the recipe.
+    assert cli.train_main(["--data", str(tmp_path), "--arch", "artifact_cnn_tiny"]) == 0
+    plain = configs.pop()
+    assert (plain.img_size, plain.resize, plain.lr, plain.balance_sets) == (128, 0, 5e-4, False)
+    assert cli.train_main(["--data", str(tmp_path), "--img-size", "96", "--no-balance-sets"]) == 0
+    given = configs.pop()
+    assert (given.img_size, given.resize, given.balance_sets) == (96, 96, False)
+
+
+def test_a_tiny_validation_split_is_warned_about(labelled_folder, tmp_path):
+    from deepfake.training.trainer import TrainConfig, fit
+    said = []
+    fit(TrainConfig(data_dirs=[str(labelled_folder)], out_dir=str(tmp_path), arch="artifact_cnn_tiny", epochs=1,
+                    img_size=32, batch_size=8, workers=0, show_progress=False, device="cpu"), log=said.append)
+    warning = [line for line in said if line.startswith("warning: the validation split holds")]
+    assert len(warning) == 1 and "below 50 images per class" in warning[0]

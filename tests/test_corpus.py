@@ -112,7 +112,12 @@ def tiny_repo(tmp_path):
         "photos/cam2/p3.jpg": encoded(noise_image(12), "JPEG", quality=92),
         "photos/cam2/p4.jpg": encoded(noise_image(18), "JPEG", quality=95),
     }
+    files["fakes/left-out.png"] = encoded(noise_image(19), "PNG")
     bare, commit = make_repo(tmp_path, files)
+    # As fetch leaves a file of 4 MiB or more: named in the tree, its content absent (git ls-tree says BAD).
+    oid = subprocess.run(["git", "--git-dir", str(bare), "rev-parse", f"{commit}:fakes/left-out.png"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    (bare / "objects" / oid[:2] / oid[2:]).unlink()
     return tmp_path / "mirror", commit
 
 
@@ -143,7 +148,8 @@ def test_the_builder_tiles_checks_and_deduplicates(tmp_path, tiny_repo, capsys):
                                                                                     quality=90)
     dropped = {row["path"]: row["reason"] for row in csv.DictReader(open(out / "dropped.csv"))}
     assert dropped.keys() == {"grids/not-a-grid.png", "fakes/copy-of-a.webp", "fakes/broken.png", "fakes/tiny.png",
-                              "fakes/huge.png", "photos/cam2/p3.jpg"}
+                              "fakes/huge.png", "photos/cam2/p3.jpg", "fakes/left-out.png"}
+    assert dropped["fakes/left-out.png"].startswith("absent from the snapshot")
     assert dropped["fakes/copy-of-a.webp"].startswith("exact duplicate of sources/gen-files/fake/fakes__a.webp")
     assert dropped["photos/cam2/p3.jpg"].startswith("near-duplicate of sources/gen-files/fake/fakes__a.webp")
     assert dropped["grids/not-a-grid.png"] == "not a grid (100x70 is not a grid of 64-px tiles)"
@@ -155,6 +161,7 @@ def test_the_builder_tiles_checks_and_deduplicates(tmp_path, tiny_repo, capsys):
     card = (out / "CORPUS.md").read_text()
     assert "| `gen-grids` | fake | GenA | Generator A; 64-px tiles of grids | [someone/images]" in card
     assert "| 2 | 4 | 0 | 1 |" in card  # grids: 2 files -> 4 tiles, none pooled, 1 dropped
+    assert "| 7 | 2 | 0 | 5 |" in card  # fakes: 7 image files (not notes.txt, not skip/) -> 2 kept, 5 dropped
     assert "- exact duplicate: 1" in card and "- near-duplicate: 1" in card
     # The layout trains as it is: grids' tiles and cameras are groups that a split never cuts.
     images = discover_labelled_images(out / "sources" / "gen-grids")

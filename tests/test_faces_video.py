@@ -106,8 +106,11 @@ def test_bad_videos_get_one_line(trained_checkpoint, media_folder, tmp_path, mak
     bad = tmp_path / "bad.mp4"
     make(bad, media_folder / "clip.mp4")
     result = run_script("predict.py", "--image_path", str(bad), "--weights", str(trained_checkpoint))
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert f"skipped: {bad}" in result.stderr and reason in result.stderr
+    # One file given: its failure is the command's, as for a bad image: one line, exit 2, FFmpeg's words
+    # without its error number.
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "Errno" not in result.stderr
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith(f"error: {bad}") and reason in result.stderr
 
 
 def test_truncated_video_keeps_the_frames_before_the_damage(media_folder, tmp_path):

@@ -98,11 +98,15 @@ def test_folder_of_hostile_files_scores_the_good_and_counts_the_bad(trained_chec
     result = run_script("predict.py", "--image_path", str(hostile_folder), "--weights", str(trained_checkpoint),
                         "--json", "--workers", "0")
     assert result.returncode == 1  # some files failed
-    scored = sorted(json.loads(line)["path"].rsplit("/", 1)[-1] for line in result.stdout.splitlines())
-    assert scored == ["good.jpg", "palette.gif", "three_by_two.png"]
-    assert "3 scored, 4 failed" in result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    scored = sorted(r["path"].rsplit("/", 1)[-1] for r in records if "error" not in r)
+    failed = sorted(r["path"].rsplit("/", 1)[-1] for r in records if "error" in r)
+    assert scored == ["good.jpg", "palette.gif"]
+    assert failed == ["dangling.jpg", "notes.png", "three_by_two.png", "tiny.png", "truncated.jpg"]
+    assert "2 scored, 5 failed" in result.stderr
     for name, reason in [("tiny.png", "empty file"), ("truncated.jpg", "truncated"),
-                         ("notes.png", "not an image"), ("dangling.jpg", "broken symlink")]:
+                         ("notes.png", "not an image"), ("dangling.jpg", "broken symlink"),
+                         ("three_by_two.png", "3x2 pixels is too small to judge")]:
         assert any(name in line and reason in line for line in result.stderr.splitlines()), (name, result.stderr)
     assert "Traceback" not in result.stderr
 

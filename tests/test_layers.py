@@ -1,6 +1,6 @@
 """The package's layers point one way: a walk over every import in deepfake/ (module-level and inside
 functions alike; only `if __name__ == "__main__":` blocks are left out, since they run when the module is the
-program and never when the library imports it)."""
+program and never when the library imports it, and `if TYPE_CHECKING:` blocks, which never run)."""
 import ast
 from pathlib import Path
 
@@ -15,8 +15,14 @@ def module_name(path: Path) -> str:
 
 
 def _is_main_guard(node: ast.AST) -> bool:
-    return (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
-            and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__")
+    """`if __name__ == "__main__":` (runs only as the program) or `if TYPE_CHECKING:` (never runs: imports for
+    annotations alone)."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    if isinstance(test, ast.Name) and test.id == "TYPE_CHECKING":
+        return True
+    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__")
 
 
 def imported_modules(path: Path) -> set:

@@ -11,7 +11,7 @@ from skimage import data
 from conftest import run_script, synthetic_image
 from deepfake import create_model, load_detector
 from deepfake.checkpoint import ModelCard, save_model
-from deepfake.inference.explain import explanation, grad_cam
+from deepfake.inference.explain import LEGEND_HEIGHT, explanation, grad_cam, overlay, with_legend
 from deepfake.data.faces import FaceBox
 from deepfake.data.transforms import Preprocessing
 
@@ -87,7 +87,8 @@ def test_predict_explain_writes_an_overlay_per_image(trained_checkpoint, tmp_pat
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["explanation"].rsplit("/", 1)[-1] for r in records] == ["img0.gradcam.png", "img1.gradcam.png"]
-    assert_picture(records[0]["explanation"], (64, 64))
+    # The overlay at the picture's size, over a legend strip at least 320 px wide.
+    assert_picture(records[0]["explanation"], (320, 64 + LEGEND_HEIGHT))
 
 
 def test_flat_map_is_saved_plain_and_said(tmp_path):
@@ -133,4 +134,20 @@ def test_a_videos_overlay_is_its_most_suspicious_frame(trained_checkpoint, tmp_p
     worst = max(record["frames"], key=lambda frame: frame["fake_probability"])
     assert record["explanation_frame"] == worst["index"]
     with Image.open(record["explanation"]) as picture:
-        assert picture.size == (160, 128)
+        assert picture.size == (320, 128 + LEGEND_HEIGHT)
+
+
+def test_the_overlay_keeps_the_photo_where_the_model_did_not_look_and_has_a_legend():
+    photo = synthetic_image(np.random.default_rng(3), fake=False, size=400)
+    heat = np.zeros((400, 400))
+    heat[100:200, 100:200] = 1.0
+    painted = np.asarray(overlay(photo, heat))
+    assert np.array_equal(painted[250:, 250:], np.asarray(photo)[250:, 250:])  # cold: the photo as it was
+    assert not np.array_equal(painted[120:180, 120:180], np.asarray(photo)[120:180, 120:180])
+    framed = with_legend(photo, {"label": "fake", "fake_probability": 0.8765}, threshold=0.5)
+    assert framed.size == (400, 400 + LEGEND_HEIGHT)
+    strip = np.asarray(framed)[400:]
+    assert np.array_equal(np.asarray(framed)[:400], np.asarray(photo))
+    ramp = strip[8, 8:8 + 400 // 3]  # the colour bar, a third of the width: jet from blue to red
+    assert ramp[0, 2] > ramp[0, 0] and ramp[-1, 0] > ramp[-1, 2]
+    assert (strip[:, 300:] < 200).any()  # the verdict's text, right-aligned

@@ -88,7 +88,8 @@ def test_faces_explain_and_video_options(client, tmp_path):
     record = response.json()
     assert record["faces"] and record["explanation"].startswith("data:image/png;base64,")
     overlay = Image.open(io.BytesIO(base64.b64decode(record["explanation"].split(",", 1)[1])))
-    assert overlay.size == (256, 256)  # the picture's own size
+    from deepfake.inference.explain import LEGEND_HEIGHT
+    assert overlay.size == (320, 256 + LEGEND_HEIGHT)  # the picture's own size, over a legend at least 320 wide
     clip = write_video(tmp_path / "clip.mp4", astronaut.resize((96, 96)))
     response = client.post("/v1/predict", files={"file": ("clip.bin", clip.read_bytes(), "application/octet-stream")},
                            data={"frames": "4", "aggregate": "max"})
@@ -246,6 +247,19 @@ def test_the_page_is_self_contained(client):
     from deepfake.cli import CSV_COLUMNS
     columns = json.loads(re.search(r"const CSV_COLUMNS = (\[.*?\]);", page, re.S).group(1))
     assert tuple(columns) == CSV_COLUMNS  # the page's CSV download has predict.py --csv's columns
+    from deepfake.cli import REAL_MEANS
+    page_says = re.search(r'const REAL_MEANS = "(.*?)";', page).group(1)
+    assert page_says.replace("“", "'").replace("”", "'") == REAL_MEANS  # the page and predict.py say one thing
+
+
+def test_a_picture_too_small_to_judge_is_422(client):
+    import io
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buffer, format="PNG")
+    response = client.post("/v1/predict", files={"file": ("dot.png", buffer.getvalue(), "image/png")})
+    assert response.status_code == 422
+    assert response.json()["detail"] == "dot.png: 1x1 pixels is too small to judge (the shorter side must be at " \
+                                        "least 32 px)"
 
 
 def test_a_public_host_warns_that_there_is_no_tls(monkeypatch, capsys):

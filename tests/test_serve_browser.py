@@ -80,5 +80,8 @@ def test_the_page_shows_the_apis_verdict(trained_checkpoint, tmp_path):
             assert shown.inner_text() == f"{record['fake_probability']:.4f}"
             verdict = page.locator('article[data-file="suspect.png"] .verdict').inner_text()
             assert verdict == record["label"].upper()
+            # Beside a "real" verdict, and only there, the page says what it is worth.
+            real_means = page.locator('article[data-file="suspect.png"] .real-means')
+            assert real_means.count() == (record["label"] == "real")
         finally:
             browser.close()

@@ -46,3 +46,22 @@ def test_shipped_weights_match_the_model_card_on_held_out_images():
     assert "120 real, 120 fake" in result.stdout
     auc = float(re.search(r"roc_auc\s+([0-9.]+)", result.stdout).group(1))
     assert auc == pytest.approx(0.9817, abs=0.002)
+
+
+def test_the_installed_commands_run_outside_the_repository(tmp_path):
+    """README's commands install the project itself: its console scripts and `python -m deepfake.X` work from
+    any folder, not only from the repository's root."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    bin_dir = Path(sys.executable).parent
+    for command in (["deepfake-predict", "--help"], ["deepfake-serve", "--help"], ["deepfake-corpus", "--help"]):
+        script = bin_dir / command[0]
+        assert script.exists(), f"{script} is missing: README's install runs pip install --no-deps -e ."
+        result = subprocess.run([str(script), *command[1:]], capture_output=True, text=True, cwd=tmp_path)
+        assert result.returncode == 0 and "usage:" in result.stdout, result.stderr
+    served = subprocess.run([sys.executable, "-m", "deepfake.serve", "--help"], capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert served.returncode == 0 and "deepfake-serve" in served.stdout, served.stderr
+    assert all("pip install --no-deps -e ." in command
+               for command in re.findall(r"```bash\n(.+?)\n```", (ROOT / "README.md").read_text())[:2])

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from ..errors import DeepfakeError
 from .corpus_manifest import Manifest, Source
-from .git_snapshot import Blob, BlobReader, list_blobs
+from .git_snapshot import ABSENT, Blob, BlobReader, list_blobs
 from .images import IMAGE_EXTENSIONS, load_rgb_image
 
 LEDGER = Path(".build") / "ledger.jsonl"
@@ -269,12 +269,15 @@ class CorpusBuilder:
             self.log(f"dropped: {source.repo}:{item}: {reason}")
             return record
 
+        absent = "absent from the snapshot (files of 4 MiB and more are left out)"
+        if blob.size == ABSENT:
+            return drop(blob.path, absent)
         if blob.size > self.limits.max_bytes:
             return drop(blob.path, f"over the size cap ({blob.size / 2 ** 20:.2f} MiB > "
                                    f"{self.limits.max_bytes / 2 ** 20:.2f} MiB)")
         data = reader.read(blob.oid)
         if data is None:
-            return drop(blob.path, "absent from the snapshot (files of 4 MiB and more are left out)")
+            return drop(blob.path, absent)
         try:
             image = _decoded(data, scratch.with_suffix(Path(blob.path).suffix.lower()))
         except DeepfakeError as error:

@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import Dataset, default_collate, get_worker_info
 
 from ..errors import DeepfakeError
-from .images import IMAGE_EXTENSIONS, load_rgb_image
+from .images import IMAGE_EXTENSIONS, check_judgeable, load_rgb_image
 
 CLASS_FOLDERS: Dict[str, int] = {"real": 0, "0_real": 0, "fake": 1, "1_fake": 1}
 CLASS_NAMES = ("real", "fake")  # index = label: 1 = fake, 0 = real, everywhere
@@ -173,13 +173,13 @@ class ImagePathDataset(LabelledImageDataset):
         self.read_evidence = read_evidence
 
     def __getitem__(self, index: int):
-        if self.read_evidence is None:
-            return super().__getitem__(index)
         path = self.images[index].path
         try:
-            image = load_for(self.transform, path)
+            image = check_judgeable(load_for(self.transform, path), path)
         except DeepfakeError as error:
             return DecodeFailure(index, str(error))
+        if self.read_evidence is None:
+            return self.transform(image), -1, index
         return self.transform(image), -1, index, self.read_evidence(path, image)
 
 

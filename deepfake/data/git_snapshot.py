@@ -8,11 +8,14 @@ from typing import List, Optional
 from ..errors import DeepfakeError
 
 
+ABSENT = -1  # Blob.size of a file whose content the snapshot does not hold
+
+
 @dataclass(frozen=True)
 class Blob:
     path: str  # inside the repository
     oid: str
-    size: int
+    size: int  # bytes, or ABSENT
 
 
 def mirror_folder(mirror_root: Path, repo: str) -> Optional[Path]:
@@ -47,7 +50,9 @@ def list_blobs(git_dir: Path, commit: str) -> List[Blob]:
         meta, path = entry.split(b"\t", 1)
         _mode, kind, oid, size = meta.split()
         if kind == b"blob":  # not submodules (commit) entries
-            blobs.append(Blob(path.decode("utf-8", errors="surrogateescape"), oid.decode(), int(size)))
+            # A blob the snapshot left out (fetch drops files of 4 MiB and more) has no size: git prints BAD.
+            blobs.append(Blob(path.decode("utf-8", errors="surrogateescape"), oid.decode(),
+                              int(size) if size.isdigit() else ABSENT))
     return sorted(blobs, key=lambda blob: blob.path)
 
 

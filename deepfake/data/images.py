@@ -23,6 +23,20 @@ MAX_IMAGE_PIXELS = 89_478_485
 DRAFT_OVERSAMPLING = 2
 
 
+# Below this on the shorter side a picture is not judged: the model would see it enlarged many times over
+# (its crops are 128-224 px), and its score would measure the enlargement, not the picture. A 1x1 PNG was
+# called fake at 0.86.
+MIN_JUDGED_SIDE = 32
+
+
+def check_judgeable(image: Image.Image, path) -> Image.Image:
+    """The image, if it is large enough to score; else one DeepfakeError naming the file and its size."""
+    if min(image.size) < MIN_JUDGED_SIDE:
+        raise DeepfakeError(f"{path}: {image.width}x{image.height} pixels is too small to judge (the shorter "
+                            f"side must be at least {MIN_JUDGED_SIDE} px)")
+    return image
+
+
 def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 

@@ -107,8 +107,13 @@ def _normalised(pixels: torch.Tensor) -> torch.Tensor:
 
 
 def _nms(boxes: torch.Tensor, scores: torch.Tensor, overlap: float, by_smaller: bool = False) -> torch.Tensor:
-    """Indices kept by greedy non-maximum suppression, best first. by_smaller: overlap is intersection over the
-    smaller box (O-Net's last merge), otherwise intersection over union."""
+    """Indices kept by greedy non-maximum suppression, best first. Intersection over union goes to
+    torchvision's compiled NMS, as the reference implementation's P-Net and R-Net stages do (a Python loop
+    here took seconds on a busy photo's thousands of P-Net windows); by_smaller (O-Net's last merge, over a
+    handful of boxes) is intersection over the smaller box, as the reference's own loop computes it."""
+    if not by_smaller:
+        from torchvision.ops import nms  # the face path only: prediction without --faces never imports it
+        return nms(boxes.float(), scores.float(), overlap)
     order = scores.argsort(descending=True)
     x1, y1, x2, y2 = boxes.unbind(1)
     areas = (x2 - x1 + 1) * (y2 - y1 + 1)
@@ -119,8 +124,7 @@ def _nms(boxes: torch.Tensor, scores: torch.Tensor, overlap: float, by_smaller: 
         width = (torch.minimum(x2[best], x2[rest]) - torch.maximum(x1[best], x1[rest]) + 1).clamp(min=0)
         height = (torch.minimum(y2[best], y2[rest]) - torch.maximum(y1[best], y1[rest]) + 1).clamp(min=0)
         intersection = width * height
-        base = torch.minimum(areas[best], areas[rest]) if by_smaller else areas[best] + areas[rest] - intersection
-        order = rest[intersection / base <= overlap]
+        order = rest[intersection / torch.minimum(areas[best], areas[rest]) <= overlap]
     return torch.stack(keep) if keep else torch.zeros(0, dtype=torch.long)
 
 
@@ -135,18 +139,51 @@ def _squared(boxes: torch.Tensor) -> torch.Tensor:
     return torch.cat([centre - half, centre + half], dim=1)
 
 
-def _crops(image: torch.Tensor, boxes: torch.Tensor, side: int) -> "tuple[torch.Tensor, torch.Tensor]":
-    """Each box's pixels (clipped to the picture) resized to side x side; and which boxes had any."""
-    height, width = image.shape[-2:]
-    crops, kept = [], []
-    for index, (x1, y1, x2, y2) in enumerate(boxes.trunc().int().tolist()):
-        x1, y1, x2, y2 = max(0, x1 - 1), max(0, y1 - 1), min(width, x2), min(height, y2)
-        if x2 > x1 and y2 > y1:
-            crops.append(F.interpolate(image[:, :, y1:y2, x1:x2], size=(side, side), mode="area"))
-            kept.append(index)
-    if not crops:
-        return torch.zeros(0, 3, side, side), torch.zeros(0, dtype=torch.long)
-    return torch.cat(crops), torch.tensor(kept)
+def integral_image(image: torch.Tensor) -> torch.Tensor:
+    """[1, C, H, W] pixels -> [C, H + 1, W + 1] running sums from the top-left corner (int64: exact at any size)."""
+    sums = image[0].round().long().cumsum(1).cumsum(2)
+    return F.pad(sums, (1, 0, 1, 0))
+
+
+def _crops(integral: torch.Tensor, boxes: torch.Tensor, side: int) -> "tuple[torch.Tensor, torch.Tensor]":
+    """Each box's pixels (clipped to the picture) averaged down to side x side, all boxes at once; and which
+    boxes had any pixels. The same cells as F.interpolate(mode="area") (adaptive average pooling: cell i spans
+    rows floor(i*h/side) to ceil((i+1)*h/side)), read off the integral image instead of one resize per box,
+    which took most of --faces' time on a photo with a thousand candidate windows."""
+    height, width = integral.shape[-2] - 1, integral.shape[-1] - 1
+    corners = boxes.trunc().long()
+    x1, y1 = (corners[:, 0] - 1).clamp(min=0), (corners[:, 1] - 1).clamp(min=0)
+    x2, y2 = corners[:, 2].clamp(max=width), corners[:, 3].clamp(max=height)
+    kept = torch.nonzero((x2 > x1) & (y2 > y1)).flatten()
+    if not len(kept):
+        return torch.zeros(0, 3, side, side), kept
+    x1, y1, x2, y2 = x1[kept], y1[kept], x2[kept], y2[kept]
+    cells = torch.arange(side)
+
+    def spans(start: torch.Tensor, length: torch.Tensor) -> "tuple[torch.Tensor, torch.Tensor]":
+        first = start[:, None] + (cells[None] * length[:, None]) // side
+        last = start[:, None] + ((cells[None] + 1) * length[:, None] + side - 1) // side
+        return first, last
+
+    top, bottom = spans(y1, y2 - y1)  # [N, side] rows
+    left, right = spans(x1, x2 - x1)  # [N, side] columns
+
+    def at(rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:  # -> [C, N, side, side]
+        return integral[:, rows[:, :, None], columns[:, None, :]]
+
+    sums = at(bottom, right) - at(top, right) - at(bottom, left) + at(top, left)
+    counts = (bottom - top)[:, :, None] * (right - left)[:, None, :]
+    return (sums.float() / counts).permute(1, 0, 2, 3).contiguous(), kept
+
+
+# R-Net and O-Net see the candidates in chunks of this many, as the reference's fixed_batch_process does, so
+# a picture with thousands of windows never holds all their crops at once.
+STAGE_BATCH = 512
+
+
+def _in_chunks(network: nn.Module, crops: torch.Tensor) -> "tuple[torch.Tensor, torch.Tensor]":
+    outputs = [network(_normalised(chunk)) for chunk in crops.split(STAGE_BATCH)]
+    return torch.cat([offsets for offsets, _ in outputs]), torch.cat([scores for _, scores in outputs])
 
 
 class MTCNNFaceDetector:
@@ -164,14 +201,15 @@ class MTCNNFaceDetector:
         pixels = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32).copy()).permute(2, 0, 1)[None]
         height, width = pixels.shape[-2:]
         boxes = self._propose(pixels)
+        integral = integral_image(pixels) if len(boxes) else None
         for network, side, threshold, last in ((self.rnet, 24, self.thresholds[1], False),
                                                (self.onet, 48, self.thresholds[2], True)):
             if not len(boxes):
                 break
-            crops, kept = _crops(pixels, boxes, side)
+            crops, kept = _crops(integral, boxes, side)
             if not len(kept):
                 return []
-            offsets, probabilities = network(_normalised(crops))
+            offsets, probabilities = _in_chunks(network, crops)
             passed = probabilities > threshold
             boxes, offsets, scores = boxes[kept][passed], offsets[passed], probabilities[passed]
             if last:  # O-Net: refine first, then merge by the smaller box's overlap

@@ -65,7 +65,10 @@ def sample_frames(path, n_frames: int = 16, on_frame: Callable[[], None] = lambd
     except DeepfakeError:
         raise
     except (av.FFmpegError, OSError, ValueError) as error:
-        raise DeepfakeError(f"{path}: not a readable video ({error})") from None
+        # FFmpeg's own words, without its error number or the path it repeats ("[Errno 1094995529] Invalid
+        # data found when processing input: '...'").
+        reason = getattr(error, "strerror", None) or str(error)
+        raise DeepfakeError(f"{path}: not a readable video ({reason[:1].lower() + reason[1:]})") from None
     if not frames:
         raise DeepfakeError(f"{path}: no decodable video frames (empty, truncated or an unsupported codec)")
     if wanted is None and len(frames) > n_frames:  # length unknown up front: subsample what was decoded

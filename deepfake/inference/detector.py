@@ -4,7 +4,8 @@
     detector.predict("photo.jpg").fake_probability
     for result in detector.predict_paths(paths): ...  # batched, decoded by worker processes
 """
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Sequence, Union
@@ -22,27 +23,16 @@ from ..data.datasets import (
     load_for,
     worker_count,
 )
-from ..data.images import IMAGE_EXTENSIONS, load_rgb_image
+from ..data.images import IMAGE_EXTENSIONS, check_judgeable, load_rgb_image
 from ..data.transforms import EvalTransform
+from ..distributed import default_device
 from ..errors import DeepfakeError
+from ..shipped_weights import DEFAULT_WEIGHTS, SHIPPED_WEIGHTS  # noqa: F401 (re-exported)
 from ..provenance import EVIDENCE_MODES, Evidence, deciding_evidence, read_evidence
 from .calibration import fake_probability
 from .forward import crop_averaged_logits, mixed_precision
+from .options import Explanation, PredictOptions
 
-SHIPPED_WEIGHTS = "deepfake_cnn.safetensors"
-
-
-def _shipped_weights() -> Path:
-    """The shipped checkpoint: in weights/ at the repository's top, which an installed wheel carries as
-    deepfake/weights/ (pyproject.toml)."""
-    package = Path(__file__).resolve().parents[1]
-    for folder in (package / "weights", package.parent / "weights"):
-        if (folder / SHIPPED_WEIGHTS).is_file():
-            return folder / SHIPPED_WEIGHTS
-    return package.parent / "weights" / SHIPPED_WEIGHTS
-
-
-DEFAULT_WEIGHTS = _shipped_weights()
 
 
 @dataclass(frozen=True)
@@ -53,6 +43,7 @@ class Prediction:
     details: dict = field(default_factory=dict)  # faces, frames, aggregation rule, notes
     evidence: Optional[List[Evidence]] = None  # provenance read from the file; None: not read (--evidence off)
     decided_by: str = "model"  # or "provenance": an AI-generation declaration set the label
+    explanation: Optional[Explanation] = None  # a Grad-CAM overlay, under PredictOptions(explain=True)
 
     def to_dict(self) -> dict:
         return {"path": self.path, "label": self.label, "fake_probability": round(self.fake_probability, 6),
@@ -84,6 +75,7 @@ class Detector:
         self.model = model
         self.card = card
         self.transform = EvalTransform(card.preprocessing)
+        self._face_detectors: dict = {}  # by name, made on first use (MTCNN's weights take a moment)
 
     @property
     def threshold(self) -> float:
@@ -133,7 +125,7 @@ class Detector:
 
     def predict_faces(self, image: Union[str, Path, Image.Image], face_detector, path=None) -> Prediction:
         if not isinstance(image, Image.Image):
-            path, image = Path(image), load_rgb_image(image)
+            path, image = Path(image), check_judgeable(load_rgb_image(image), image)
         probability, faces = self._faces_evidence(image, face_detector)
         return self.verdict(path, probability, self.read_evidence(path, image), **faces)
 
@@ -168,7 +160,7 @@ class Detector:
     def predict(self, image: Union[str, Path, Image.Image], path: Union[str, Path, None] = None) -> Prediction:
         """One image, given as a path or as a PIL image (`path` then only labels the result)."""
         if isinstance(image, Image.Image):
-            image = image.convert("RGB")
+            image = check_judgeable(image.convert("RGB"), path or "the image")
             crops, evidence = self.transform(image), self.read_evidence(path, image)
         else:
             path = Path(image)
@@ -179,8 +171,75 @@ class Detector:
     def prepare(self, path: Path) -> "tuple[torch.Tensor, Optional[List[Evidence]]]":
         """The model-free half of predict(path): decode (as predict_paths does), crop, read the evidence. The
         service runs it on request threads and batches only the model's half."""
-        image = load_for(self.transform, path)
+        image = check_judgeable(load_for(self.transform, path), path)
         return self.transform(image), self.read_evidence(path, image)
+
+    # ------------------------------------------------------------------ files under PredictOptions
+    def scores_faces(self, options: PredictOptions) -> bool:
+        """Faces are scored when asked, and always for a checkpoint trained on faces."""
+        return options.faces or self.card.preprocessing.faces
+
+    def face_detector_for(self, options: PredictOptions):
+        """The face detector `options` call for (the one asked for, else the one the checkpoint was trained
+        with), or None when faces are not scored."""
+        if not self.scores_faces(options):
+            return None
+        from ..data.face_detectors import create_face_detector, face_detector_name
+        name = face_detector_name(self.card.training, options.face_detector)
+        if name not in self._face_detectors:
+            self._face_detectors[name] = create_face_detector(name)
+        return self._face_detectors[name]
+
+    def predict_file(self, path: Union[str, Path], options: PredictOptions = PredictOptions(),
+                     on_frame: Callable[[], None] = lambda: None) -> Prediction:
+        """One image or video under `options` (faces, frames, explanation); a bad file raises DeepfakeError."""
+        from ..data.video import is_video_file
+        path, face_detector = Path(path), self.face_detector_for(options)
+        if is_video_file(path):
+            prediction = self.predict_video(path, options.frames, face_detector, options.aggregate, on_frame)
+        elif face_detector is not None:
+            prediction = self.predict_faces(path, face_detector)
+        else:
+            prediction = self.predict(path)
+        return self.with_explanation(prediction, options)
+
+    def with_explanation(self, prediction: Prediction, options: PredictOptions) -> Prediction:
+        """The prediction with its Grad-CAM overlay attached, if `options` ask for one."""
+        if not options.explain:
+            return prediction
+        from .explain import explain_result
+        picture, note, explained = explain_result(self, Path(prediction.path), prediction.to_dict(),
+                                                  options.frames)
+        return replace(prediction, explanation=Explanation(picture, note, explained.get("frame")))
+
+    def predict_files(self, paths: Sequence[Path], options: PredictOptions = PredictOptions(),
+                      batch_size: int = 32, workers: Optional[int] = None,
+                      on_progress: Callable[[int], None] = lambda n: None,
+                      on_video: Callable[[Path], Callable[[], None]] = lambda path: (lambda: None)
+                      ) -> Iterator[Union[Prediction, Failure]]:
+        """Every file under `options`, images first (batched by decoding workers unless faces are scored),
+        then videos one by one (reporting_order); a file that cannot be scored becomes a Failure."""
+        from ..data.video import is_video_file
+        images = [path for path in paths if not is_video_file(path)]
+        videos = [path for path in paths if is_video_file(path)]
+        one_by_one = videos
+        if not self.scores_faces(options):
+            for result in self.predict_paths(images, batch_size, workers, on_batch=on_progress):
+                yield result if isinstance(result, Failure) else self._explained_or_failure(result, options)
+        else:
+            one_by_one = images + videos
+        for path in one_by_one:
+            try:
+                yield self.predict_file(path, options, on_frame=on_video(path))
+            except DeepfakeError as error:
+                yield Failure(str(path), str(error))
+            on_progress(1)
+
+    def _explained_or_failure(self, prediction: Prediction, options: PredictOptions) -> Union[Prediction, Failure]:
+        try:
+            return self.with_explanation(prediction, options)
+        except DeepfakeError as error:
+            return Failure(str(prediction.path), str(error))
 
     def predict_paths(self, paths: Sequence[Path], batch_size: int = 32, workers: Optional[int] = None,
                       on_batch: Callable[[int], None] = lambda n: None) -> Iterator[Union[Prediction, Failure]]:
@@ -213,49 +272,27 @@ BACKENDS = {"torch": load_model, "onnx": _load_onnx}
 
 def load_detector(weights: Union[str, Path, None] = None, device: Optional[str] = None,
                   backend: str = "torch", amp: bool = False, evidence: str = "decide",
-                  trust_anchors: Optional[str] = None) -> Detector:
+                  trust_anchors: Optional[str] = None, threshold: Optional[float] = None) -> Detector:
+    """A Detector over a checkpoint (default: the shipped weights). `threshold` replaces the one the
+    checkpoint chose on its validation data (predict.py --threshold)."""
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise DeepfakeError(f"--threshold is a fake probability, between 0 and 1, not {threshold}")
     if backend not in BACKENDS:
         raise DeepfakeError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend != "torch" and device not in (None, "cpu"):
         raise DeepfakeError(f"the {backend} backend runs on the CPU; use the torch backend for --device {device}")
+    device = default_device(device) if backend == "torch" else torch.device("cpu")  # checked before loading
     model, card = BACKENDS[backend](weights or DEFAULT_WEIGHTS)
-    if backend != "torch":
-        device = "cpu"
-    return Detector(model, card, device or ("cuda" if torch.cuda.is_available() else "cpu"), amp=amp,
+    if threshold is not None:
+        card = replace(card, threshold=threshold, threshold_rule="set by --threshold")
+    return Detector(model, card, device, amp=amp,
                     evidence=evidence, trust_anchors=trust_anchors)
 
 
 def reporting_order(paths: Sequence[Path]) -> List[Path]:
-    """The order predict_media reports files in: images first (they batch), then videos, each in input order."""
+    """The order predict_files reports files in: images first (they batch), then videos, each in input order."""
     from ..data.video import is_video_file
     return [path for path in paths if not is_video_file(path)] + [path for path in paths if is_video_file(path)]
-
-
-def predict_media(detector: Detector, paths: Sequence[Path], face_detector=None, n_frames: int = 16,
-                  aggregation: str = "mean", batch_size: int = 32, workers: Optional[int] = None,
-                  on_progress: Callable[[int], None] = lambda n: None,
-                  on_video: Callable[[Path], Callable[[], None]] = lambda path: (lambda: None)
-                  ) -> Iterator[Union[Prediction, Failure]]:
-    """Images first (batched, or face by face), then videos one by one (reporting_order); a bad file becomes a
-    Failure."""
-    from ..data.video import is_video_file
-    images = [path for path in paths if not is_video_file(path)]
-    videos = [path for path in paths if is_video_file(path)]
-    if face_detector is None:
-        yield from detector.predict_paths(images, batch_size, workers, on_batch=on_progress)
-    else:
-        for path in images:
-            try:
-                yield detector.predict_faces(path, face_detector)
-            except DeepfakeError as error:
-                yield Failure(str(path), str(error))
-            on_progress(1)
-    for path in videos:
-        try:
-            yield detector.predict_video(path, n_frames, face_detector, aggregation, on_frame=on_video(path))
-        except DeepfakeError as error:
-            yield Failure(str(path), str(error))
-        on_progress(1)
 
 
 def collect_media(path: Union[str, Path], on_error: Callable[[str], None] = lambda message: None) -> List[Path]:
@@ -269,5 +306,7 @@ def collect_media(path: Union[str, Path], on_error: Callable[[str], None] = lamb
                                 f"{', '.join(sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))})")
         return media
     if not path.exists():
+        if path.is_symlink():
+            raise DeepfakeError(f"{path}: broken symlink (it points to {os.readlink(path)}, which does not exist)")
         raise DeepfakeError(f"{path}: no such file or folder")
     return [path]

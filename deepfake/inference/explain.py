@@ -8,7 +8,7 @@ capped at MAX_OVERLAY_SIDE), with the map placed over the region the model saw, 
 drawn where a face decided the verdict.
 """
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import numpy as np
 import torch
@@ -18,7 +18,9 @@ from PIL import Image, ImageDraw
 from ..data.faces import FaceBox, face_crop_box
 from ..data.transforms import fit_to_input, to_normalized_tensor, with_mirror_views
 from ..extras import needs
-from .detector import Detector
+
+if TYPE_CHECKING:  # the Detector calls in here (Detector.with_explanation); this module only uses its interface
+    from .detector import Detector
 
 with needs("Grad-CAM overlays (--explain)"):
     from captum.attr import LayerGradCam
@@ -33,13 +35,13 @@ MAX_OVERLAY_SIDE = 1024
 Box = Tuple[int, int, int, int]  # left, top, right, bottom in the picture's pixels
 
 
-def grad_cam(detector: Detector, image: Image.Image) -> "tuple[Image.Image, np.ndarray]":
+def grad_cam(detector: "Detector", image: Image.Image) -> "tuple[Image.Image, np.ndarray]":
     """(the view explained, a heatmap in [0, 1] of the same size)."""
     view, _, heatmap = _grad_cam_with_region(detector, image)
     return view, heatmap
 
 
-def _grad_cam_with_region(detector: Detector, image: Image.Image) -> "tuple[Image.Image, Box, np.ndarray]":
+def _grad_cam_with_region(detector: "Detector", image: Image.Image) -> "tuple[Image.Image, Box, np.ndarray]":
     """(the view explained, where that view lies in `image`, its heatmap)."""
     preprocessing = detector.card.preprocessing
     fitted = fit_to_input(image, preprocessing)
@@ -69,15 +71,44 @@ def _grad_cam_with_region(detector: Detector, image: Image.Image) -> "tuple[Imag
     return view, region, (heatmap / peak if peak > 0 else heatmap)
 
 
-def overlay(view: Image.Image, heatmap: np.ndarray, opacity: float = 0.45) -> Image.Image:
-    colours = (colormaps["jet"](heatmap)[..., :3] * 255).astype(np.uint8)
-    return Image.blend(view.convert("RGB"), Image.fromarray(colours), opacity)
+def overlay(view: Image.Image, heatmap: np.ndarray, opacity: float = 0.6) -> Image.Image:
+    """The map's colours over the picture, each pixel blended in proportion to its heat: where the model
+    looked, the colour; elsewhere the photo as it is, so the picture stays readable."""
+    colours = colormaps["jet"](heatmap)[..., :3] * 255
+    weight = (opacity * heatmap)[..., None]
+    blended = np.asarray(view.convert("RGB"), dtype=np.float32) * (1 - weight) + colours * weight
+    return Image.fromarray(blended.round().clip(0, 255).astype(np.uint8))
+
+
+LEGEND_HEIGHT = 34  # px: the strip under the overlay with the colour bar and the verdict
+
+
+def with_legend(picture: Image.Image, record: dict, threshold: float) -> Image.Image:
+    """The overlay with a strip below: a colour bar (what drove the verdict, from none to most) and the
+    verdict with its fake probability and the threshold it was judged at."""
+    from PIL import ImageFont
+    width = max(picture.width, 320)
+    framed = Image.new("RGB", (width, picture.height + LEGEND_HEIGHT), (255, 255, 255))
+    framed.paste(picture, (0, 0))
+    draw = ImageDraw.Draw(framed)
+    font = ImageFont.load_default(size=12)
+    top = picture.height + 6
+    bar_width = min(160, width // 3)
+    ramp = (colormaps["jet"](np.linspace(0, 1, bar_width))[:, :3] * 255).astype(np.uint8)
+    framed.paste(Image.fromarray(np.repeat(ramp[None], 10, axis=0)), (8, top))
+    draw.text((8, top + 11), "none", fill=(60, 60, 60), font=font)
+    draw.text((8 + bar_width, top + 11), "most", fill=(60, 60, 60), font=font, anchor="ra")
+    draw.text((16 + bar_width, top - 1), "influence on the verdict", fill=(60, 60, 60), font=font)
+    verdict = (f"{record['label']}  P(fake) {record['fake_probability']:.3f}  (threshold {threshold:.3f})")
+    draw.text((width - 8, top + 8), verdict, fill=(180, 0, 0) if record["label"] == "fake" else (0, 110, 0),
+              font=font, anchor="ra")
+    return framed
 
 
 NO_EVIDENCE = "flat map: no region moved the score either way (the model sees nothing it knows here)"
 
 
-def explanation(detector: Detector, image: Image.Image, face: Optional[FaceBox] = None,
+def explanation(detector: "Detector", image: Image.Image, face: Optional[FaceBox] = None,
                 max_side: int = MAX_OVERLAY_SIDE) -> "tuple[Image.Image, str]":
     """The overlay at the picture's own size (longer side capped at max_side), and a note when the map is flat.
 
@@ -111,7 +142,7 @@ def explanation(detector: Detector, image: Image.Image, face: Optional[FaceBox] 
     return picture, NO_EVIDENCE if flat else ""
 
 
-def explain_result(detector: Detector, source: Path, record: dict, n_frames: int = 16
+def explain_result(detector: "Detector", source: Path, record: dict, n_frames: int = 16
                    ) -> "tuple[Image.Image, str, dict]":
     """The overlay a person should look at for one result (predict's JSON record of `source`): the image
     itself, or a video's most suspicious frame, with the face that decided drawn. Returns (overlay, note,
@@ -130,10 +161,10 @@ def explain_result(detector: Detector, source: Path, record: dict, n_frames: int
         deciding = max(faces, key=lambda found: found["fake_probability"])
         face = FaceBox(deciding["x"], deciding["y"], deciding["width"], deciding["height"])
     picture, note = explanation(detector, image, face)
-    return picture, note, explained
+    return with_legend(picture, record, detector.threshold), note, explained
 
 
-def save_explanation(detector: Detector, source: Path, record: dict, out_dir: Path, n_frames: int = 16
+def save_explanation(detector: "Detector", source: Path, record: dict, out_dir: Path, n_frames: int = 16
                      ) -> "tuple[Path, str, dict]":
     """Write explain_result's overlay to `out_dir/<name>.gradcam.png`; returns its path, note and subject."""
     picture, note, explained = explain_result(detector, source, record, n_frames)

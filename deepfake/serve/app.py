@@ -27,6 +27,7 @@ from ..data.video import VIDEO_EXTENSIONS
 from ..errors import DeepfakeError
 from ..inference.aggregate import AGGREGATIONS
 from ..inference.detector import Detector
+from ..inference.options import PredictOptions
 from .model_queue import ModelQueue
 from .uploads import Upload, UploadRejected, receive_form
 
@@ -61,15 +62,7 @@ class FileProblem(Exception):
         self.status = status
 
 
-@dataclass(frozen=True)
-class Options:
-    faces: bool
-    frames: int
-    aggregate: str
-    explain: bool
-
-
-def parse_options(fields: dict, settings: ServiceSettings) -> Options:
+def parse_options(fields: dict, settings: ServiceSettings) -> PredictOptions:
     def flag(name: str) -> bool:
         value = fields.get(name, "").strip().lower()
         if value not in TRUE | FALSE:
@@ -82,7 +75,8 @@ def parse_options(fields: dict, settings: ServiceSettings) -> Options:
     aggregate = fields.get("aggregate", "").strip() or "mean"
     if aggregate not in AGGREGATIONS:
         raise FileProblem(422, f"form field aggregate={aggregate!r}: one of {', '.join(sorted(AGGREGATIONS))}")
-    return Options(flag("faces"), int(frames), aggregate, flag("explain"))
+    return PredictOptions(faces=flag("faces"), face_detector=settings.face_detector, frames=int(frames),
+                          aggregate=aggregate, explain=flag("explain"))
 
 
 def error(status: int, message: str, headers: Optional[dict] = None) -> JSONResponse:
@@ -97,27 +91,18 @@ class Service:
         self.model_queue = ModelQueue(detector, settings.max_batch)
         self.in_flight = 0  # touched on the event loop's thread only
         self.root = Path(tempfile.mkdtemp(prefix="deepfake-serve-"))  # mode 0700: this user's alone
-        self._face_detector = None
         self._limiter: Optional[anyio.CapacityLimiter] = None
 
     def close(self) -> None:
         self.model_queue.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
-    @property
-    def face_detector(self):
-        if self._face_detector is None:  # only the model's thread asks, so no lock
-            from ..data.face_detectors import create_face_detector, face_detector_name
-            name = face_detector_name(self.detector.card.training, self.settings.face_detector)
-            self._face_detector = create_face_detector(name)
-        return self._face_detector
-
     async def on_worker(self, function: Callable, *args):
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(max(1, self.settings.workers))
         return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
 
-    async def predict_file(self, upload: Upload, options: Options) -> dict:
+    async def predict_file(self, upload: Upload, options: PredictOptions) -> dict:
         """predict.py's JSON record for one uploaded file, or FileProblem."""
         if upload.size == 0:
             raise FileProblem(422, f"{upload.name}: empty file")
@@ -127,38 +112,25 @@ class Service:
                                    f"match no format it knows; the file name is not consulted)")
         path = upload.path.rename(upload.path.with_name(upload.path.name + extension))
         detector = self.detector
-        faces = options.faces or detector.card.preprocessing.faces  # a face-trained checkpoint always scores faces
         try:
-            if extension not in VIDEO_EXTENSIONS and not faces and not options.explain:
+            if extension not in VIDEO_EXTENSIONS and not detector.scores_faces(options) and not options.explain:
+                # A plain image: decoded here, on a worker thread; only the model's half waits for its thread,
+                # which batches it with whatever else is waiting.
                 crops, evidence = await self.on_worker(detector.prepare, path)
                 probability = await asyncio.wrap_future(self.model_queue.score(crops))
                 record = detector.verdict(path, probability, evidence).to_dict()
-            else:
-                record = await asyncio.wrap_future(self.model_queue.call(
-                    lambda: self._predict_whole(path, extension in VIDEO_EXTENSIONS, faces, options)))
+            else:  # faces, videos and Grad-CAM: the whole file on the model's thread
+                record = await asyncio.wrap_future(self.model_queue.call(lambda: self._predict_whole(path, options)))
         except DeepfakeError as problem:  # the message names our file: name the client's instead
             raise FileProblem(422, str(problem).replace(str(path), upload.name)) from None
         record["path"] = upload.name
         return record
 
-    def _predict_whole(self, path: Path, is_video: bool, faces: bool, options: Options) -> dict:
-        """Faces, videos and Grad-CAM: on the model's thread, one file at a time."""
-        detector, face_detector = self.detector, self.face_detector if faces else None
-        if is_video:
-            prediction = detector.predict_video(path, options.frames, face_detector, options.aggregate)
-        elif face_detector is not None:
-            prediction = detector.predict_faces(path, face_detector)
-        else:
-            prediction = detector.predict(path)
+    def _predict_whole(self, path: Path, options: PredictOptions) -> dict:
+        prediction = self.detector.predict_file(path, options)
         record = prediction.to_dict()
-        if options.explain:
-            from ..inference.explain import explain_result
-            picture, note, explained = explain_result(detector, path, record, options.frames)
-            record["explanation"] = data_uri(picture)
-            if explained:
-                record["explanation_frame"] = explained["frame"]
-            if note:
-                record["explanation_note"] = note
+        if prediction.explanation is not None:
+            record.update(prediction.explanation.fields(data_uri(prediction.explanation.picture)))
         return record
 
     def admit(self) -> Optional[JSONResponse]:
@@ -185,7 +157,7 @@ class Service:
             shutil.rmtree(folder, ignore_errors=True)
             self.in_flight -= 1
 
-    async def record_or_problem(self, upload: Upload, options: Options) -> dict:
+    async def record_or_problem(self, upload: Upload, options: PredictOptions) -> dict:
         try:
             return await self.predict_file(upload, options)
         except FileProblem as problem:

@@ -63,6 +63,8 @@ EPOCH_LOG = "log.csv"
 TRAINING_CURVES = "training_curves.png"
 FACE_CACHE = "face_cache"
 FEATURE_CACHE = "feature_cache"
+# Below this many validation images of either class, training says its calibration and threshold are noise.
+MIN_VALIDATION_PER_CLASS = 50
 
 
 @dataclass
@@ -143,6 +145,12 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         if not all(count_labels(images).values()):
             raise DeepfakeError(f"the {side} split has {count_labels(images)}: training needs real and fake images "
                                 f"in both; add a folder of the missing class to --data")
+    smallest_class = min(count_labels(val_images).values())
+    if smallest_class < MIN_VALIDATION_PER_CLASS:
+        log(f"warning: the validation split holds {count_labels(val_images)}: the calibration, the threshold and "
+            f"the metrics are chosen on it, and below {MIN_VALIDATION_PER_CLASS} images per class they are noise "
+            f"(precision 1.0 from a handful of fakes, every score calibrated near 0.5); add images or raise "
+            f"--val-fraction")
     log(f"data: {len(train_images)} train {count_labels(train_images)}, {len(val_images)} validation "
         f"{count_labels(val_images)}" + (f"; {cluster.world_size} processes" if cluster.distributed else ""))
 

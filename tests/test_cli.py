@@ -11,7 +11,7 @@ from PIL import Image
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from conftest import make_labelled_folder, run_script, synthetic_image
+from conftest import ROOT, make_labelled_folder, run_script, synthetic_image
 from deepfake.checkpoint import load_model
 
 
@@ -340,3 +340,64 @@ def test_a_tiny_validation_split_is_warned_about(labelled_folder, tmp_path):
                     img_size=32, batch_size=8, workers=0, show_progress=False, device="cpu"), log=said.append)
     warning = [line for line in said if line.startswith("warning: the validation split holds")]
     assert len(warning) == 1 and "below 50 images per class" in warning[0]
+
+
+def test_predict_takes_several_paths_each_once(trained_checkpoint, tmp_path):
+    rng = np.random.default_rng(4)
+    for name in ("a.png", "b.png"):
+        synthetic_image(rng, fake=False, size=64).save(tmp_path / name)
+    result = run_script("predict.py", "--image_path", str(tmp_path / "a.png"), str(tmp_path / "b.png"),
+                        str(tmp_path), "--weights", str(trained_checkpoint), "--json")
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["path"].rsplit("/", 1)[-1] for line in result.stdout.splitlines()] == ["a.png", "b.png"]
+
+
+def test_a_broken_symlink_given_directly_says_so(tmp_path, capsys):
+    import os
+
+    from deepfake import cli
+    os.symlink(tmp_path / "gone.png", tmp_path / "link.png")
+    code, output = run_in_process(cli.predict, ["--image_path", str(tmp_path / "link.png")], capsys)
+    assert code == 2 and "link.png: broken symlink (it points to" in output.err and "gone.png" in output.err
+
+
+def test_predict_help_and_a_bad_flag_never_import_torch():
+    import subprocess
+    import sys
+    probe = ("import sys\nfrom deepfake.cli import get_predict_parser\n"
+             "get_predict_parser().parse_args(['--image_path', 'x.png'])\nprint('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_on_a_terminal_results_and_the_bar_never_share_a_line(trained_checkpoint, tmp_path):
+    """Under a pseudo-terminal (stdout and stderr both a tty, as for a person): every result and the summary
+    stand on their own; the bar only ever shares a line with its own redraws."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    rng = np.random.default_rng(8)
+    for index in range(40):
+        synthetic_image(rng, fake=bool(index % 2), size=64).save(tmp_path / f"{index:02d}.png")
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen([sys.executable, str(ROOT / "predict.py"), "--image_path", str(tmp_path), "--weights",
+                                str(trained_checkpoint), "--batch-size", "4", "--workers", "0"],
+                               stdout=secondary, stderr=secondary, cwd=ROOT)
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the terminal closed: the program ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert process.wait(timeout=120) == 0
+    segments = [segment.strip() for line in seen.decode().splitlines() for segment in line.split("\r")]
+    segments = [segment for segment in segments if segment and not segment.startswith("\x1b")]
+    results = [segment for segment in segments if "\t" in segment]
+    assert len(results) == 40 and all(segment.startswith(str(tmp_path)) for segment in results)
+    assert not any("%|" in segment and "\t" in segment for segment in segments)
+    assert "40 scored, 0 failed" in segments

@@ -107,3 +107,20 @@ def test_single_class_data_is_refused_up_front(tmp_path):
     result = run_script("train.py", "--data", str(folder), *TINY, "--out", str(tmp_path / "run"))
     assert result.returncode == 2 and "0 fake group" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_training_runs_without_the_report_extra(labelled_folder, tmp_path):
+    """A plain pip install (no matplotlib) trains: the curves are skipped, the checkpoint and log.csv are not."""
+    import subprocess
+    import sys
+    probe = f"""
+import sys
+sys.modules["matplotlib"] = None  # as if the report extra were not installed: importing it fails
+from deepfake.cli import train_main
+train_main(["--data", {str(labelled_folder)!r}, "--arch", "artifact_cnn_tiny", "--epochs", "1", "--img-size", "32",
+            "--batch-size", "8", "--workers", "0", "--out", {str(tmp_path)!r}])
+"""
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "best.safetensors").exists() and (tmp_path / "log.csv").exists()
+    assert not (tmp_path / "training_curves.png").exists()

@@ -45,7 +45,7 @@ def _grad_cam_with_region(detector: "Detector", image: Image.Image) -> "tuple[Im
     """(the view explained, where that view lies in `image`, its heatmap)."""
     preprocessing = detector.card.preprocessing
     fitted = fit_to_input(image, preprocessing)
-    if getattr(detector.model, "accepts_any_size", False):
+    if detector.model.accepts_any_size:  # models/base.py: the contract every architecture keeps
         width, height = min(fitted.width, MAX_EXPLAINED_SIDE), min(fitted.height, MAX_EXPLAINED_SIDE)
     else:
         width = height = preprocessing.input_size

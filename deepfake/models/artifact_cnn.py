@@ -12,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..registry import register_model
+from .base import DetectorModel
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def neighbouring_pixel_residual(images: torch.Tensor) -> torch.Tensor:
     return images - F.interpolate(down, size=(height, width), mode="nearest")
 
 
-class ArtifactCNN(nn.Module):
+class ArtifactCNN(DetectorModel):
     accepts_any_size = True  # global pooling: whole images can be scored or explained at native size
 
     def __init__(self, config: ArtifactCNNConfig = ArtifactCNNConfig()):

@@ -11,6 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..registry import register_model
+from .base import DetectorModel
 
 KERAS_BATCH_NORM_EPSILON = 1e-3
 
@@ -54,7 +55,7 @@ class InceptionBatchNormPool(nn.Module):
         return self.pool(self.norm(self.inception(x)))
 
 
-class MesoNet(nn.Module):
+class MesoNet(DetectorModel):
     def __init__(self, features: nn.Sequential, input_size: int = 256, dropout: float = 0.5):
         super().__init__()
         self.features = features

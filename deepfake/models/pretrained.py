@@ -17,6 +17,7 @@ import torch.nn as nn
 
 from ..registry import create_model, register_model
 from .backbones import Backbone, create_backbone, resize_to
+from .base import DetectorModel
 
 
 class FeatureHead(nn.Module):
@@ -31,8 +32,9 @@ class FeatureHead(nn.Module):
         return self.layers(features).squeeze(1)
 
 
-class PretrainedDetector(nn.Module):
+class PretrainedDetector(DetectorModel):
     accepts_any_size = False  # the backbone resizes to its native side: explain the crop that is scored
+    splits_at_head = True
 
     def __init__(self, backbone: Backbone, trainable_blocks: int, hidden: int, dropout: float):
         super().__init__()
@@ -58,8 +60,9 @@ class PretrainedDetector(nn.Module):
             yield name, parameter, deepest, deepest
 
 
-class FusedDetector(nn.Module):
+class FusedDetector(DetectorModel):
     accepts_any_size = False
+    splits_at_head = True
 
     def __init__(self, cnn: nn.Module, backbone: Backbone, trainable_blocks: int, train_cnn: bool,
                  cnn_input_size: int, hidden: int, dropout: float):

@@ -28,7 +28,7 @@ from .engine import seed_everything
 
 def trains_head_only(model: nn.Module) -> bool:
     """Whether every trainable parameter is in `model.head`, and the rest can be computed once by `model.embed`."""
-    if not (hasattr(model, "embed") and hasattr(model, "head")):
+    if not model.splits_at_head:
         return False
     head = {id(parameter) for parameter in model.head.parameters()}
     return all(id(parameter) in head for parameter in model.parameters() if parameter.requires_grad)

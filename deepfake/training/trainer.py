@@ -51,7 +51,6 @@ from ..evaluation.metrics import calibrate_on_validation
 from ..evaluation.scoring import score
 from ..inference.calibration import calibrated_rule
 from ..registry import create_model, model_arguments
-from ..reporting.plots import save_training_curves
 from .ema import ExponentialMovingAverage
 from .engine import seed_everything, train_one_epoch
 from .feature_cache import FeatureCache, subset_ids, trains_head_only
@@ -363,15 +362,23 @@ def save_epoch(out_dir: Path, model, ema: Optional[ExponentialMovingAverage], op
         state["ema"] = ema.state_dict()
     save_training_state(out_dir / TRAINING_STATE, state)
     write_epoch_log(out_dir / EPOCH_LOG, history)
-    save_training_curves(history, out_dir / TRAINING_CURVES, curves_title)
+    draw_training_curves(history, out_dir / TRAINING_CURVES, curves_title)
+
+
+def draw_training_curves(history: List[Dict], path: Path, title: str) -> None:
+    """The curves beside the checkpoint, when matplotlib (the report extra) is there; log.csv holds the same
+    numbers, so a plain install trains all the same."""
+    try:
+        from ..reporting.plots import save_training_curves
+    except DeepfakeError:  # extras.needs: matplotlib is not installed
+        return
+    save_training_curves(history, path, title)
 
 
 def parameter_groups(model: torch.nn.Module, lr: float, layer_decay: float = 1.0) -> List[Dict]:
-    """AdamW groups of the trainable parameters. With a pretrained backbone (`parameter_depths`) and
+    """AdamW groups of the trainable parameters. With a pretrained backbone (`parameter_depths`, models/base.py) and
     layer_decay < 1, stage d of D learns at lr * layer_decay ** (D - d): the earlier a stage, the more
     general its features and the less they should move (BEiT's layer-wise decay)."""
-    if not hasattr(model, "parameter_depths"):
-        return [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
     by_scale: Dict[float, List] = {}
     for _, parameter, depth, deepest in model.parameter_depths():
         if parameter.requires_grad:

@@ -1,0 +1,30 @@
+"""The contract every registered architecture keeps, as a base class with defaults; tests/test_model_contract.py
+checks it for each one.
+
+- `forward(images [B, 3, S, S]) -> logits [B]`: one logit per image, positive = fake, no sigmoid (training uses
+  BCEWithLogitsLoss; calibration and the sigmoid live at the edge, in inference/calibration.py).
+- `cam_layer`: the module Grad-CAM reads, a convolution on the forward path (predict.py --explain).
+- `accepts_any_size`: whether global pooling lets a whole image of any size be scored and explained; a
+  fixed-size model is explained on the crop it scores.
+- `splits_at_head`: whether the model is `head(embed(images))`; with everything but the head frozen, training
+  then computes `embed` once per image and trains the head on the cache (training/feature_cache.py).
+- `parameter_depths()`: (name, parameter, depth, deepest) for layer-wise learning-rate decay (--layer-decay);
+  by default every parameter at one depth, so one learning rate.
+"""
+from typing import Iterator, Tuple
+
+import torch.nn as nn
+
+
+class DetectorModel(nn.Module):
+    accepts_any_size: bool = False
+    splits_at_head: bool = False
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        raise NotImplementedError(f"{type(self).__name__} names no cam_layer: give it the last convolution on "
+                                  f"its forward path, for Grad-CAM (predict.py --explain)")
+
+    def parameter_depths(self) -> Iterator[Tuple[str, nn.Parameter, int, int]]:
+        for name, parameter in self.named_parameters():
+            yield name, parameter, 0, 0

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from deepfake import load_detector  # noqa: E402
 from deepfake.inference.forward import mixed_precision  # noqa: E402
-from deepfake.export import export_onnx  # noqa: E402
+from deepfake.inference.onnx_export import export_onnx  # noqa: E402
 from deepfake.inference.detector import DEFAULT_WEIGHTS  # noqa: E402
 from deepfake.data.datasets import ImagePathDataset, collate_skipping_failures, iter_image_files, worker_count  # noqa: E402
 from deepfake.inference.forward import crop_averaged_logits  # noqa: E402

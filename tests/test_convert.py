@@ -6,7 +6,7 @@ import torch
 
 from conftest import ROOT, run_script
 from deepfake import DeepfakeError, create_model, load_detector
-from deepfake.convert import convert_mesonet
+from deepfake.models.keras_import import convert_mesonet
 
 ANCHORS = ROOT.parent / "shared" / "anchors" / "mesonet"
 

@@ -8,7 +8,7 @@ from PIL import Image
 from conftest import run_script
 from deepfake import load_detector
 from deepfake.errors import DeepfakeError
-from deepfake.export import export_onnx
+from deepfake.inference.onnx_export import export_onnx
 from deepfake.inference.detector import DEFAULT_WEIGHTS
 
 

@@ -10,7 +10,7 @@ from conftest import run_script, synthetic_image
 from deepfake import create_model, load_detector
 from deepfake.checkpoint import ModelCard, save_model
 from deepfake.inference.explain import grad_cam
-from deepfake.export import export_onnx
+from deepfake.inference.onnx_export import export_onnx
 from deepfake.data.transforms import Preprocessing
 from test_pretrained import NEW_ARCHS
 

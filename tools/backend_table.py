@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from deepfake.evaluation.evaluate import evaluate_checkpoints  # noqa: E402
-from deepfake.export import export_onnx  # noqa: E402
+from deepfake.inference.onnx_export import export_onnx  # noqa: E402
 from deepfake.inference.detector import DEFAULT_WEIGHTS  # noqa: E402
 
 SETS = ("faces-stylegan", "diffusion-coco", "faceswap-frames", "dfdc-faces")

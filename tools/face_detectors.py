@@ -73,7 +73,7 @@ def time_on_photos(detectors: dict, folder: Path, count: int) -> None:
     paths = spread(sorted(path for path in folder.rglob("*") if path.suffix.lower() in IMAGE_EXTENSIONS), count)
     images = [load_rgb_image(path) for path in paths]
     bands = {"under 1 MP": (0, 1), "1-4 MP": (1, 4), "4-12 MP": (4, 13)}
-    print(f"| photos | megapixels | " + " | ".join(f"{name}: ms per image / per MP" for name in detectors) + " |")
+    print("| photos | megapixels | " + " | ".join(f"{name}: ms per image / per MP" for name in detectors) + " |")
     print("|---|---|" + "---|" * len(detectors))
     for band, (low, high) in bands.items():
         chosen = [image for image in images if low <= image.width * image.height / 1e6 < high]

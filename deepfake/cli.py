@@ -88,7 +88,8 @@ def get_train_parser() -> argparse.ArgumentParser:
     from .training.recipes import PLAIN_DEFAULTS, SHIPPED_ARCH, describe_recipe
     parser = argparse.ArgumentParser(description="Train a deepfake detector on real/ and fake/ image folders. "
                                                  "With no flags but --data it trains what ships.")
-    parser.add_argument("--data", nargs="+", default=[DEFAULT_DATA],
+    # Each flag's dest is its TrainConfig field's name: train_main builds the config by name.
+    parser.add_argument("--data", nargs="+", default=[DEFAULT_DATA], dest="data_dirs",
                         help="one or more folders, each with real/ and fake/ (or 0_real/ and 1_fake/) below it")
     parser.add_argument("--arch", default=SHIPPED_ARCH, choices=list_models(),
                         help=f"architecture (default: the shipped one, %(default)s, with the recipe it was trained "
@@ -146,7 +147,7 @@ def get_train_parser() -> argparse.ArgumentParser:
                              "frames) on its own; file: every image on its own")
     parser.add_argument("--threshold-rule", choices=THRESHOLD_RULES, default="balanced_accuracy",
                         help="how the decision threshold is chosen on the validation split")
-    parser.add_argument("--no-augment", action="store_true",
+    parser.add_argument("--no-augment", action="store_false", dest="augment",
                         help="no reframing, relighting or blur/JPEG/downscale augmentation")
     parser.add_argument("--format-blind", action="store_true",
                         help="resize and re-encode every training image, real or fake, by one random chain "
@@ -166,7 +167,7 @@ def get_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--balance-sets", action=argparse.BooleanOptionalAction, default=None,
                         help="with several --data folders, every epoch draws the same number of images from each "
                              "(the largest set no longer dominates); default: the architecture's recipe, else off")
-    parser.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+    parser.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA", dest="mixup_alpha",
                         help="blend each training batch with a shuffled copy of itself, images and labels, by a "
                              "share drawn from Beta(ALPHA, ALPHA) (e.g. 0.2); 0 (default): no mixup, as the "
                              "shipped model")
@@ -196,7 +197,8 @@ def get_train_parser() -> argparse.ArgumentParser:
                         help="train on face crops (detected once, cached in OUT/face_cache); prediction with "
                              "the checkpoint then crops faces too")
     face_detector_argument(parser, "mtcnn")
-    parser.add_argument("--out", default="runs/train", help="folder for best.safetensors, last.pt and log.csv")
+    parser.add_argument("--out", default="runs/train", dest="out_dir",
+                        help="folder for best.safetensors, last.pt and log.csv")
     parser.add_argument("--resume", nargs="?", const="auto", default=None,
                         help="continue from a training state (default: OUT/last.pt)")
     device_arguments(parser)
@@ -218,64 +220,21 @@ def parse_model_kwargs(pairs: List[str]) -> dict:
 
 
 def train_main(argv: Optional[List[str]] = None) -> int:
+    """Parse, fill in the architecture's recipe, build the config by field name (it checks itself), fit."""
     args = get_train_parser().parse_args(argv)
-    from .data.datasets import check_train_fraction
+    from dataclasses import fields
+
     from .training.recipes import recipe_defaults
     from .training.trainer import TRAINING_STATE, TrainConfig, fit
     vars(args).update(recipe_defaults(args.arch, vars(args)))
-    if args.epochs < 1 or args.batch_size < 1 or args.img_size < 8:
-        raise DeepfakeError("--epochs and --batch-size must be at least 1, --img-size at least 8")
-    from .distributed import default_device
-    default_device(args.device)
-    if args.resize and args.resize < args.img_size:
-        raise DeepfakeError(f"--resize must be 0 or at least --img-size ({args.img_size}), not {args.resize}")
-    for flag, probability in (("--augment-probability", args.augment_probability),
-                              ("--reframe-probability", args.reframe_probability),
-                              ("--relight-probability", args.relight_probability)):
-        if not 0 <= probability <= 1:
-            raise DeepfakeError(f"{flag} must be between 0 and 1, not {probability}")
-    if args.weight_decay < 0:
-        raise DeepfakeError(f"--weight-decay must be at least 0, not {args.weight_decay}")
-    check_train_fraction(args.train_fraction)  # before the folders are scanned, as the other checks are
-    if args.mixup < 0:
-        raise DeepfakeError(f"--mixup must be 0 (off) or positive, not {args.mixup}")
-    if not 0 <= args.ema_decay < 1:
-        raise DeepfakeError(f"--ema-decay must be 0 (off) or between 0 and 1, not {args.ema_decay}")
-    if not 0 < args.layer_decay <= 1:
-        raise DeepfakeError(f"--layer-decay must be in (0, 1], not {args.layer_decay}")
-    if args.feature_rounds < 1:
-        raise DeepfakeError(f"--feature-rounds must be at least 1, not {args.feature_rounds}")
-    if args.epoch_size < 0:
-        raise DeepfakeError(f"--epoch-size must be 0 (every image) or positive, not {args.epoch_size}")
-    if args.reals_only and not args.pseudo_fakes:
-        raise DeepfakeError("--reals-only leaves out every fake of the sets: add --pseudo-fakes sbi and/or "
-                            "autoencoder to learn from")
     model_kwargs = parse_model_kwargs(args.model_kwargs)
     if args.trainable_blocks is not None:
         model_kwargs["trainable_blocks"] = args.trainable_blocks
-    from .registry import check_model_kwargs
-    check_model_kwargs(args.arch, model_kwargs)
-    resume = str(Path(args.out) / TRAINING_STATE) if args.resume == "auto" else args.resume
-    config = TrainConfig(data_dirs=args.data, out_dir=args.out, arch=args.arch, epochs=args.epochs,
-                         model_kwargs=model_kwargs, layer_decay=args.layer_decay,
-                         feature_rounds=args.feature_rounds, init_cnn=args.init_cnn,
-                         pseudo_fakes=tuple(args.pseudo_fakes), reals_only=args.reals_only,
-                         pseudo_fake_cache=args.pseudo_fake_cache, taef2=args.taef2, epoch_size=args.epoch_size,
-                         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-                         img_size=args.img_size, eval_crops=args.eval_crops, mirror_views=args.mirror_views,
-                         resize=args.resize,
-                         val_fraction=args.val_fraction, train_fraction=args.train_fraction, seed=args.seed,
-                         workers=args.workers,
-                         split_by=args.split_by, threshold_rule=args.threshold_rule, augment=not args.no_augment,
-                         format_blind=args.format_blind,
-                         augment_probability=args.augment_probability,
-                         reframe_probability=args.reframe_probability,
-                         relight_probability=args.relight_probability, faces=args.faces,
-                         face_detector=args.face_detector, amp=args.amp,
-                         balance_sets=args.balance_sets, mixup_alpha=args.mixup, ema_decay=args.ema_decay,
-                         resume=resume, show_progress=sys.stderr.isatty(),
-                         **({"device": args.device} if args.device else {}))
-    fit(config)
+    settings = {field.name: getattr(args, field.name) for field in fields(TrainConfig)
+                if getattr(args, field.name, None) is not None}
+    settings.update(model_kwargs=model_kwargs, show_progress=sys.stderr.isatty(),
+                    resume=str(Path(args.out_dir) / TRAINING_STATE) if args.resume == "auto" else args.resume)
+    fit(TrainConfig(**settings))
     return 0
 
 

@@ -124,3 +124,21 @@ train_main(["--data", {str(labelled_folder)!r}, "--arch", "artifact_cnn_tiny", "
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "best.safetensors").exists() and (tmp_path / "log.csv").exists()
     assert not (tmp_path / "training_curves.png").exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(epochs=0), "--epochs and --batch-size must be at least 1"),
+    (dict(resize=16), "--resize must be 0 or at least --img-size (32), not 16"),
+    (dict(relight_probability=1.5), "--relight-probability must be between 0 and 1, not 1.5"),
+    (dict(val_fraction=1.0), "--val-fraction must be between 0 and 1"),
+    (dict(ema_decay=1.0), "--ema-decay must be 0 (off) or between 0 and 1"),
+    (dict(reals_only=True), "--reals-only leaves out every fake"),
+    (dict(model_kwargs={"depth": 3}), "takes no argument depth"),
+    (dict(device="gpu"), "--device gpu: not a device"),
+])
+def test_the_config_checks_itself_for_python_callers_too(tmp_path, change, message):
+    """fit() from Python gets train.py's one-line errors, before any folder is read (this one does not exist)."""
+    from deepfake.errors import DeepfakeError
+    settings = dict(data_dirs=[str(tmp_path / "absent")], arch="artifact_cnn_tiny", img_size=32, device="cpu")
+    with pytest.raises(DeepfakeError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        TrainConfig(**{**settings, **change})

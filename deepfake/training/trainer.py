@@ -28,6 +28,7 @@ from ..checkpoint import (
 from ..data.datasets import (
     LabelledImage,
     LabelledImageDataset,
+    check_train_fraction,
     collate_skipping_failures,
     count_labels,
     load_split,
@@ -45,12 +46,12 @@ from ..data.transforms import (
     Preprocessing,
     build_train_transform,
 )
-from ..distributed import Cluster, GlobalBatchSampler, rank_device, start_cluster, stop_cluster
+from ..distributed import Cluster, GlobalBatchSampler, default_device, rank_device, start_cluster, stop_cluster
 from ..errors import DeepfakeError
 from ..evaluation.metrics import calibrate_on_validation
 from ..evaluation.scoring import score
 from ..inference.calibration import calibrated_rule
-from ..registry import create_model, model_arguments
+from ..registry import check_model_kwargs, create_model, model_arguments
 from .ema import ExponentialMovingAverage
 from .engine import seed_everything, train_one_epoch
 from .feature_cache import FeatureCache, subset_ids, trains_head_only
@@ -108,6 +109,40 @@ class TrainConfig:
     resume: Optional[str] = None
     device: str = "cuda" if torch.cuda.is_available() else "cpu"
     show_progress: bool = True
+
+    def __post_init__(self):
+        """Every range a setting must keep, checked before any folder is scanned, so that fit() from Python
+        gets the same one-line errors as train.py; each names the train.py flag of its field."""
+        self.pseudo_fakes = tuple(self.pseudo_fakes)
+        if self.epochs < 1 or self.batch_size < 1 or self.img_size < 8:
+            raise DeepfakeError("--epochs and --batch-size must be at least 1, --img-size at least 8")
+        if self.resize and self.resize < self.img_size:
+            raise DeepfakeError(f"--resize must be 0 or at least --img-size ({self.img_size}), not {self.resize}")
+        for flag, probability in (("--augment-probability", self.augment_probability),
+                                  ("--reframe-probability", self.reframe_probability),
+                                  ("--relight-probability", self.relight_probability)):
+            if not 0 <= probability <= 1:
+                raise DeepfakeError(f"{flag} must be between 0 and 1, not {probability}")
+        if self.weight_decay < 0:
+            raise DeepfakeError(f"--weight-decay must be at least 0, not {self.weight_decay}")
+        if not 0 < self.val_fraction < 1:
+            raise DeepfakeError(f"--val-fraction must be between 0 and 1, not {self.val_fraction}")
+        check_train_fraction(self.train_fraction)
+        if self.mixup_alpha < 0:
+            raise DeepfakeError(f"--mixup must be 0 (off) or positive, not {self.mixup_alpha}")
+        if not 0 <= self.ema_decay < 1:
+            raise DeepfakeError(f"--ema-decay must be 0 (off) or between 0 and 1, not {self.ema_decay}")
+        if not 0 < self.layer_decay <= 1:
+            raise DeepfakeError(f"--layer-decay must be in (0, 1], not {self.layer_decay}")
+        if self.feature_rounds < 1:
+            raise DeepfakeError(f"--feature-rounds must be at least 1, not {self.feature_rounds}")
+        if self.epoch_size < 0:
+            raise DeepfakeError(f"--epoch-size must be 0 (every image) or positive, not {self.epoch_size}")
+        if self.reals_only and not self.pseudo_fakes:
+            raise DeepfakeError("--reals-only leaves out every fake of the sets: add --pseudo-fakes sbi and/or "
+                                "autoencoder to learn from")
+        check_model_kwargs(self.arch, self.model_kwargs)
+        default_device(self.device)
 
 
 def with_input_size(arch: str, model_kwargs: Dict, img_size: int) -> Dict:

@@ -290,3 +290,15 @@ def test_the_difference_hash_survives_re_encoding_and_tells_pictures_apart():
     same_bits = int(np.bitwise_count(difference_hash(photo) ^ difference_hash(again)).sum())
     other_bits = int(np.bitwise_count(difference_hash(photo) ^ difference_hash(other)).sum())
     assert same_bits <= BuildLimits().near_duplicate_bits < other_bits
+
+
+def test_clone_takes_the_recorded_commit_and_refuses_a_missing_one(tmp_path, tiny_repo):
+    """--clone: a bare git clone at the manifest's commit (a local repository stands in for the remote)."""
+    from deepfake.data.git_snapshot import clone_at, has_commit, list_blobs
+    mirror, commit = tiny_repo
+    origin = mirror / "someone+images" / "repo"
+    cloned = clone_at(str(origin), commit, tmp_path / "clones" / "someone+images")
+    assert has_commit(cloned, commit) and any(blob.path == "fakes/a.webp" for blob in list_blobs(cloned, commit))
+    assert clone_at(str(origin), commit, cloned) == cloned  # present: reused, not cloned again
+    with pytest.raises(DeepfakeError, match="is not in the repository"):
+        clone_at(str(origin), "f" * 40, tmp_path / "clones" / "other")

@@ -206,3 +206,35 @@ def test_face_recall_on_real_face_photos(name):
     detector = create_face_detector(name)
     found = sum(bool(detector.detect(Image.open(photo).convert("RGB"))) for photo in photos)
     assert found >= 90, f"face recall {found}/100"
+
+
+def test_mtcnn_crops_all_windows_at_once_as_one_resize_each_would():
+    """The batched crops read off the integral image are F.interpolate(mode="area") of each box, clipped."""
+    import torch
+    import torch.nn.functional as F
+
+    from deepfake.data.mtcnn import _crops, integral_image
+    torch.manual_seed(0)
+    pixels = (torch.rand(1, 3, 90, 120) * 255).round()
+    boxes = torch.tensor([[10.0, 20.0, 60.0, 80.0], [-5.0, -5.0, 30.0, 20.0], [100.0, 70.0, 130.0, 100.0],
+                          [40.0, 40.0, 41.0, 41.0]])
+    crops, kept = _crops(integral_image(pixels), boxes, 24)
+    expected = []
+    for x1, y1, x2, y2 in boxes.trunc().int().tolist():
+        x1, y1, x2, y2 = max(0, x1 - 1), max(0, y1 - 1), min(120, x2), min(90, y2)
+        expected.append(F.interpolate(pixels[:, :, y1:y2, x1:x2], size=(24, 24), mode="area"))
+    assert kept.tolist() == [0, 1, 2, 3]
+    assert torch.allclose(crops, torch.cat(expected), atol=1e-3)
+
+
+def test_mtcnn_searches_a_large_picture_shrunk_and_scales_the_boxes_back(astronaut):
+    from deepfake.data.mtcnn import MAX_DETECTION_SIDE
+    detector = create_face_detector("mtcnn")
+    small = Image.fromarray(data.astronaut())  # 512 px: searched as it is
+    large = small.resize((4 * MAX_DETECTION_SIDE // 2, 4 * MAX_DETECTION_SIDE // 2), Image.BICUBIC)  # 2,048 px
+    face, = detector.detect(small)[:1]
+    big_face, = detector.detect(large)[:1]
+    # The same face at four times the size, to within 5% of its width (found at another pyramid scale).
+    tolerance = 0.05 * 4 * face.width
+    for found, expected in ((big_face.x, 4 * face.x), (big_face.y, 4 * face.y), (big_face.width, 4 * face.width)):
+        assert abs(found - expected) <= tolerance

@@ -59,9 +59,8 @@ def check_scoring_arguments(args) -> None:
     """The flags predict.py, evaluate.py and the service share, checked before anything loads: one line each."""
     if getattr(args, "batch_size", 1) < 1:
         raise DeepfakeError(f"--batch-size must be at least 1, not {args.batch_size}")
-    threshold = getattr(args, "threshold", None)
-    if threshold is not None and not 0 <= threshold <= 1:
-        raise DeepfakeError(f"--threshold is a fake probability, between 0 and 1, not {threshold}")
+    from .inference.options import check_threshold
+    check_threshold(getattr(args, "threshold", None))
     from .distributed import default_device
     default_device(args.device)
 

@@ -66,16 +66,19 @@ class _Seen:
     (difference hashes, compared only with other sources')."""
     sha_to_file: Dict[str, str] = field(default_factory=dict)
     hashes: np.ndarray = field(default_factory=lambda: np.zeros((0, HASH_WORDS), dtype=np.uint64))
-    hash_sources: List[str] = field(default_factory=list)
+    source_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))  # beside each hash
+    source_index: Dict[str, int] = field(default_factory=dict)
     hash_files: List[str] = field(default_factory=list)
 
     def add(self, file: str, sha: str, dhash: np.ndarray, source: str) -> None:
         self.sha_to_file.setdefault(sha, file)
-        if len(self.hash_files) == len(self.hashes):  # grow by doubling: one copy per doubling, not per image
-            self.hashes = np.concatenate([self.hashes, np.zeros((max(64, len(self.hashes)), HASH_WORDS),
-                                                                 dtype=np.uint64)])
-        self.hashes[len(self.hash_files)] = dhash
-        self.hash_sources.append(source)
+        n = len(self.hash_files)
+        if n == len(self.hashes):  # grow by doubling: one copy per doubling, not per image
+            grow = max(64, n)
+            self.hashes = np.concatenate([self.hashes, np.zeros((grow, HASH_WORDS), dtype=np.uint64)])
+            self.source_ids = np.concatenate([self.source_ids, np.zeros(grow, dtype=np.int32)])
+        self.hashes[n] = dhash
+        self.source_ids[n] = self.source_index.setdefault(source, len(self.source_index))
         self.hash_files.append(file)
 
     def near_duplicate(self, dhash: np.ndarray, source: str, max_bits: int) -> Optional[Tuple[str, int]]:
@@ -83,7 +86,7 @@ class _Seen:
         if not n:
             return None
         distances = np.bitwise_count(self.hashes[:n] ^ dhash).sum(axis=1)
-        other = np.array([name != source for name in self.hash_sources])
+        other = self.source_ids[:n] != self.source_index.get(source, -1)
         close = np.flatnonzero(other & (distances <= max_bits))
         if not len(close):
             return None

@@ -31,7 +31,7 @@ from ..shipped_weights import DEFAULT_WEIGHTS, SHIPPED_WEIGHTS  # noqa: F401 (re
 from ..provenance import EVIDENCE_MODES, Evidence, deciding_evidence, read_evidence
 from .calibration import fake_probability
 from .forward import crop_averaged_logits, mixed_precision
-from .options import Explanation, PredictOptions
+from .options import Explanation, PredictOptions, check_threshold
 
 
 
@@ -275,8 +275,7 @@ def load_detector(weights: Union[str, Path, None] = None, device: Optional[str] 
                   trust_anchors: Optional[str] = None, threshold: Optional[float] = None) -> Detector:
     """A Detector over a checkpoint (default: the shipped weights). `threshold` replaces the one the
     checkpoint chose on its validation data (predict.py --threshold)."""
-    if threshold is not None and not 0 <= threshold <= 1:
-        raise DeepfakeError(f"--threshold is a fake probability, between 0 and 1, not {threshold}")
+    check_threshold(threshold)
     if backend not in BACKENDS:
         raise DeepfakeError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend != "torch" and device not in (None, "cpu"):

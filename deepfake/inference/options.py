@@ -9,6 +9,12 @@ from ..errors import DeepfakeError
 from .aggregate import AGGREGATIONS
 
 
+def check_threshold(threshold: Optional[float]) -> None:
+    """A threshold given by the user (predict.py, evaluate.py --threshold, load_detector) is a probability."""
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise DeepfakeError(f"--threshold is a fake probability, between 0 and 1, not {threshold}")
+
+
 @dataclass(frozen=True)
 class PredictOptions:
     # Score each detected face (the most suspicious decides; no face: the whole image). A checkpoint trained

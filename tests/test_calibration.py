@@ -98,6 +98,7 @@ def test_recalibrate_reproduces_what_training_fitted(trained_checkpoint, labelle
         trained.validation_metrics["expected_calibration_error"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_a_learning_curve_point_keeps_its_own_training_share(trained_checkpoint, labelled_folder, tmp_path):
     # A checkpoint trained with --train-fraction 0.5: recalibrate finds its data (the summary counts only
     # the training images it kept), and evaluate's "train" side is exactly those images.

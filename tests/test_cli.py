@@ -31,6 +31,7 @@ def test_train_writes_checkpoint_state_and_log(trained_checkpoint):
     assert log_lines[0].startswith("epoch,train_loss,val_roc_auc") and len(log_lines) == 5
 
 
+@pytest.mark.slow
 def test_training_records_its_degradations(labelled_folder, tmp_path):
     result = run_script("train.py", "--data", str(labelled_folder), "--arch", "artifact_cnn_tiny", "--epochs", "1",
                         "--img-size", "32", "--batch-size", "8", "--workers", "0", "--augment-probability", "0.5",
@@ -42,8 +43,15 @@ def test_training_records_its_degradations(labelled_folder, tmp_path):
     assert augmentation["downscale_probability"] == augmentation["blur_probability"] == 0.5
     assert augmentation["jpeg_probability"] == 0.5 and augmentation["reframe_probability"] == 0.25
     assert augmentation["relight_probability"] == 0.3 and training["mixup_alpha"] == 0.2
+    # Every setting of the run is recorded by its TrainConfig name; those of the machine are not.
+    from dataclasses import fields
+    from deepfake.training.trainer import MACHINE_SETTINGS, TrainConfig
+    settings = {field.name for field in fields(TrainConfig)} - set(MACHINE_SETTINGS) - {"pseudo_fakes"}
+    assert settings <= set(training) and not set(MACHINE_SETTINGS) & set(training)
+    assert training["arch"] == "artifact_cnn_tiny" and training["data_dirs"] == [str(labelled_folder)]
 
 
+@pytest.mark.slow
 def test_training_with_resize_scores_the_whole_image(labelled_folder, tmp_path):
     from deepfake.data.transforms import EvalTransform
     result = run_script("train.py", "--data", str(labelled_folder), "--arch", "artifact_cnn_tiny", "--epochs", "1",
@@ -237,6 +245,7 @@ def test_evaluate_compares_several_checkpoints_in_one_table(trained_checkpoint, 
     assert [Path(r["weights"]).name for r in reports] == ["best.safetensors", "other.safetensors"]
 
 
+@pytest.mark.slow
 def test_amp_trains_and_predicts_close_to_float32(labelled_folder, trained_checkpoint, tmp_path):
     """--amp (bfloat16 autocast on this CPU): training runs end to end; prediction stays near float32."""
     trained = run_script("train.py", "--data", str(labelled_folder), "--arch", "artifact_cnn_tiny", "--epochs", "1",

@@ -1,6 +1,8 @@
 """tools/compare_views.py: the views it builds, and the script end to end on a tiny checkpoint."""
 import re
 
+import pytest
+
 from conftest import load_tool, run_script
 from deepfake.checkpoint import load_model
 from deepfake.data.transforms import Preprocessing
@@ -20,6 +22,7 @@ def scores_by_view(stdout: str) -> dict:
     return dict(re.findall(r"(\d+(?: px)?): (\d\.\d{4}) \(", row))
 
 
+@pytest.mark.slow
 def test_its_own_view_scores_the_same_in_both_comparisons(trained_checkpoint, labelled_folder):
     _, card = load_model(trained_checkpoint)
     own_size, own_layout = card.preprocessing.input_size, card.preprocessing.eval_crops

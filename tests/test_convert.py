@@ -85,6 +85,7 @@ def test_published_weights_classify_mesonets_own_test_images(tmp_path, name):
             assert detector.predict(image).label == expected, image
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["meso4", "mesoinception4"])
 def test_mesonet_trains_with_our_train_py(labelled_folder, tmp_path, arch):
     result = run_script("train.py", "--data", str(labelled_folder), "--arch", arch, "--img-size", "32",

@@ -92,6 +92,7 @@ def test_epoch_size_caps_an_epoch_with_a_fresh_draw_each_time():
     assert len(GlobalBatchSampler(42, 6, Cluster(), seed=1, epoch_size=1000)) == 7  # at most one pass
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", list(RUNS))
 def test_two_process_ddp_matches_a_single_process_run(tmp_path, arch):
     flags, model_kwargs = RUNS[arch]
@@ -191,6 +192,7 @@ def torchrun(*args: str) -> subprocess.CompletedProcess:
                           env=dict(os.environ, OMP_NUM_THREADS="1"))
 
 
+@pytest.mark.slow
 def test_sharded_prediction_writes_what_one_process_writes(tmp_path, trained_checkpoint):
     """Good images, a corrupt one and a video: rank 0 merges both shards into the single-process CSV and
     stdout, row for row (probabilities to FIGURE_TOLERANCE), and the failure is reported once, with the same
@@ -210,6 +212,7 @@ def test_sharded_prediction_writes_what_one_process_writes(tmp_path, trained_che
     assert "clip.mp4" in single.stdout  # the video was scored, by one rank or the other
 
 
+@pytest.mark.slow
 def test_sharded_evaluation_gathers_every_score_before_the_metrics(tmp_path, trained_checkpoint):
     folder = symmetric_folder(tmp_path / "data", n_per_class=9)  # odd: the shards differ in size
     common = ["--data", str(folder), "--weights", str(trained_checkpoint), "--workers", "0"]

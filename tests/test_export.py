@@ -28,6 +28,7 @@ def shipped_onnx(tmp_path_factory):
     return export_onnx(DEFAULT_WEIGHTS, tmp_path_factory.mktemp("onnx") / "shipped.onnx")
 
 
+@pytest.mark.slow
 def test_onnx_probabilities_match_pytorch_within_1e_4(shipped_onnx, varied_images):
     paths = sorted(varied_images.iterdir())
     eager = [p.fake_probability for p in load_detector(DEFAULT_WEIGHTS, "cpu").predict_paths(paths)]
@@ -37,6 +38,7 @@ def test_onnx_probabilities_match_pytorch_within_1e_4(shipped_onnx, varied_image
     assert np.ptp(eager) > 1e-3  # the images differ in score, so agreement is not agreement on a constant
 
 
+@pytest.mark.slow
 def test_int8_export_is_smaller_keeps_the_card_and_ranks_alike(shipped_onnx, varied_images, tmp_path):
     """Quantisation moves the scores a little (how much ROC-AUC that costs is the model card's backend table,
     tools/backend_table.py); here: a quarter of the size, the same card, scores that still track float32's."""
@@ -55,6 +57,7 @@ def test_onnx_file_carries_the_model_card(shipped_onnx):
     assert onnx_detector.card == load_detector(DEFAULT_WEIGHTS, "cpu").card
 
 
+@pytest.mark.slow
 def test_predict_cli_with_onnx_backend_matches_torch(trained_checkpoint, varied_images, tmp_path):
     exported = run_script("-m", "deepfake.export", "--weights", str(trained_checkpoint),
                           "--onnx", str(tmp_path / "tiny.onnx"))

@@ -178,6 +178,7 @@ def test_mtcnn_finds_the_boxes_of_the_reference_implementation(astronaut):
             assert abs(box.x + box.width - x2) <= 1 and abs(box.y + box.height - y2) <= 1
 
 
+@pytest.mark.slow
 def test_train_with_faces_records_it_in_the_checkpoint(tmp_path, astronaut):
     for label in ("real", "fake"):
         (tmp_path / "data" / label).mkdir(parents=True)

@@ -65,6 +65,7 @@ def test_a_missing_extra_is_one_line_naming_it(blocked, code, extra_name, tmp_pa
     assert f"pip install 'deepfake[{extra_name}]'" in result.stdout and len(result.stdout.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_the_wheel_installs_and_predicts_outside_the_repository(tmp_path):
     """Build the wheel from the tracked files alone, install it with its `all` extra into a fresh venv and run
     its console script away from the repository. The venv sees this environment's packages through a .pth

@@ -185,6 +185,7 @@ def face_sized_folder(tmp_path_factory):
     return make_small_folder(tmp_path_factory.mktemp("pretrained-data"))
 
 
+@pytest.mark.slow
 def test_frozen_backbone_trains_its_head_on_features_cached_once(face_sized_folder, tmp_path):
     run = ["--data", str(face_sized_folder), "--arch", "mobilenet_v2", "--trainable-blocks", "0",
            "--img-size", "64", "--epochs", "3", "--feature-rounds", "2", "--batch-size", "8", "--workers", "0",
@@ -215,6 +216,7 @@ def test_frozen_backbone_trains_its_head_on_features_cached_once(face_sized_fold
     assert predicted.returncode == 0 and predicted.stdout.count("\t") == 32
 
 
+@pytest.mark.slow
 def test_stacked_fusion_keeps_the_cnn_it_was_given(trained_checkpoint, face_sized_folder, tmp_path):
     """--init-cnn with the CNN and the backbone frozen: only the fused head trains (a stacked ensemble)."""
     result = run_script("train.py", "--data", str(face_sized_folder), "--arch", "fused_mobilenet_v2",

@@ -14,6 +14,8 @@ from deepfake.inference.onnx_export import export_onnx
 from deepfake.data.transforms import Preprocessing
 from test_pretrained import NEW_ARCHS
 
+pytestmark = pytest.mark.slow  # the pretrained backbones' ports, exports and sweeps, DINOv2's among them
+
 
 def random_checkpoint(arch: str, path, input_size: int = 96, **kwargs):
     """Random weights (no wheel read): what is tested here is the graph, not what it learnt."""

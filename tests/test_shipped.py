@@ -37,6 +37,7 @@ def test_ci_runs_exactly_the_readme_commands():
     assert "requirements.txt" in commands[0] and "predict.py" in commands[0]
 
 
+@pytest.mark.slow
 @requires_shared_data
 def test_shipped_weights_match_the_model_card_on_held_out_images():
     # The validation split of diffusion-coco, which training held out: the model card states ROC-AUC 0.982.

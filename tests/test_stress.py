@@ -61,6 +61,7 @@ def test_larger_budget_never_lowers_the_evasion_rate(detector, tmp_path):
         assert rates == sorted(rates)
 
 
+@pytest.mark.slow
 def test_evaluate_stress_cli(trained_checkpoint, labelled_folder, tmp_path):
     out = tmp_path / "stress.json"
     result = run_script("evaluate.py", "--data", str(labelled_folder), "--weights", str(trained_checkpoint),

@@ -93,6 +93,7 @@ def test_split_by_source_equals_split_by_folder_without_shared_names(tmp_path):
     assert [[i.path for i in side] for side in by_source] == [[i.path for i in side] for side in by_folder]
 
 
+@pytest.mark.slow
 def test_synthesize_writes_pairs_train_reads_and_resumes(tmp_path):
     data = make_labelled_folder(tmp_path / "set", n_per_class=6)
     (data / "real" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
@@ -113,6 +114,7 @@ def test_synthesize_writes_pairs_train_reads_and_resumes(tmp_path):
     assert {i.source_group for i in train}.isdisjoint({i.source_group for i in val})  # pairs stay whole
 
 
+@pytest.mark.slow
 def test_reals_only_training_never_sees_a_real_fake(tmp_path):
     data = make_labelled_folder(tmp_path / "set", n_per_class=12)
     run = tmp_path / "run"

@@ -25,6 +25,7 @@ def bigger_folder(tmp_path_factory):
     return make_labelled_folder(tmp_path_factory.mktemp("bigger"), n_per_class=120, seed=2)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(bigger_folder, tmp_path):
     interrupted = tmp_path / "interrupted"
     process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--data", str(bigger_folder), *TINY,
@@ -47,6 +48,7 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(bigger_folder,
     assert without_timing(interrupted / "log.csv") == without_timing(tmp_path / "straight" / "log.csv")
 
 
+@pytest.mark.slow
 def test_resume_with_a_different_schedule_is_refused(labelled_folder, tmp_path):
     out = ["--out", str(tmp_path / "run")]
     first = run_script("train.py", "--data", str(labelled_folder), *TINY, *out)
@@ -110,6 +112,7 @@ def test_single_class_data_is_refused_up_front(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_training_runs_without_the_report_extra(labelled_folder, tmp_path):
     """A plain pip install (no matplotlib) trains: the curves are skipped, the checkpoint and log.csv are not."""
     import subprocess

@@ -4,6 +4,7 @@ Every epoch reseeds torch from (seed, epoch) (and the rank, under torchrun), so 
 dropout depend only on those: a run resumed from `last.pt` continues exactly where the interrupted one was.
 """
 import csv
+import json
 import os
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -169,18 +170,38 @@ def fit(config: TrainConfig, log=print) -> Path:
         stop_cluster(cluster)
 
 
-def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
-    out_dir = Path(config.out_dir)
-    device = rank_device(torch.device(config.device), cluster)
-    show_progress = config.show_progress and cluster.is_main
+# Settings of the machine a run happens to use rather than of the run: resuming elsewhere may change them.
+MACHINE_SETTINGS = ("out_dir", "resume", "device", "show_progress", "workers")
+
+
+def training_record(config: TrainConfig, **derived) -> Dict:
+    """What the checkpoint says of how it was trained: every setting of the run (asdict of the config) and the
+    facts derived from them (`derived`: the data's file lists, the augmentation drawn, what the pseudo-fakes
+    became). Settings that were not used are recorded too, at their value; only empty derived facts are left out."""
+    settings = {name: value for name, value in asdict(config).items() if name not in MACHINE_SETTINGS}
+    settings = json.loads(json.dumps(settings, default=str))  # as the checkpoint will hold them: paths as text
+    del settings["pseudo_fakes"]  # the methods' names give way to what they made (pseudo_fake_record)
+    return dict(settings, **{name: value for name, value in derived.items() if value is not None})
+
+
+@dataclass
+class Prepared:
+    """The split after faces are cropped and pseudo-fakes added: what the datasets are built from."""
+    train_images: List[LabelledImage]
+    val_images: List[LabelledImage]
+    set_ids: List[int]  # each training image's --data folder
+    data_summary: List[Dict]
+    pseudo_fakes: Optional[Dict]
+
+
+def prepare_images(config: TrainConfig, cluster: Cluster, out_dir: Path, show_progress: bool, log) -> Prepared:
     train_images, val_images, data_summary = load_split(config.data_dirs, config.val_fraction, config.seed,
                                                         config.split_by, config.train_fraction)
     for side, images in (("training", train_images), ("validation", val_images)):
         if not all(count_labels(images).values()):
             raise DeepfakeError(f"the {side} split has {count_labels(images)}: training needs real and fake images "
                                 f"in both; add a folder of the missing class to --data")
-    smallest_class = min(count_labels(val_images).values())
-    if smallest_class < MIN_VALIDATION_PER_CLASS:
+    if min(count_labels(val_images).values()) < MIN_VALIDATION_PER_CLASS:
         log(f"warning: the validation split holds {count_labels(val_images)}: the calibration, the threshold and "
             f"the metrics are chosen on it, and below {MIN_VALIDATION_PER_CLASS} images per class they are noise "
             f"(precision 1.0 from a handful of fakes, every score calibrated near 0.5); add images or raise "
@@ -203,15 +224,95 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
     if config.reals_only or config.pseudo_fakes:
         train_images, set_ids, val_images, pseudo_fakes = add_pseudo_fakes(config, train_images, set_ids, val_images,
                                                                           out_dir, cluster, show_progress, log)
+    return Prepared(train_images, val_images, set_ids, data_summary, pseudo_fakes)
+
+
+@dataclass
+class Run:
+    """What every epoch works on: the model as trained (`trained`: under DDP, or only its head over cached
+    features) and as validated (`evaluated`: the weight average under --ema-decay), and their data."""
+    config: TrainConfig
+    cluster: Cluster
+    device: torch.device
+    model: torch.nn.Module
+    trained: torch.nn.Module
+    ema: Optional[ExponentialMovingAverage]
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    train_set: LabelledImageDataset
+    val_set: LabelledImageDataset
+    set_ids: Optional[List[int]]  # None unless --balance-sets
+    cache: Optional[FeatureCache]  # frozen backbones: the head trains and validates on cached features
+    workers: int
+    show_progress: bool
+
+    @property
+    def evaluated(self) -> torch.nn.Module:
+        return self.ema.module if self.ema else self.model
+
+    def train_epoch(self, epoch: int) -> float:
+        """One epoch's steps; the mean training loss over every rank's images."""
+        config, cluster = self.config, self.cluster
+        # Shuffling depends on (seed, epoch) alone, so all ranks cut the same global batches; augmentation
+        # and dropout also depend on the rank, since each rank sees different images.
+        epoch_seed = config.seed * 1000 + epoch
+        rank_seed = epoch_seed * cluster.world_size + cluster.rank
+        seed_everything(rank_seed)
+        if self.cache:
+            # Round r was drawn with epoch r's seed: the views epoch r would have seen.
+            round_number = epoch % config.feature_rounds
+            views = self.cache.get(f"train-round{round_number}", self.train_set, config.seed * 1000 + round_number,
+                                   compute_here=cluster.is_main, wait=cluster.barrier)
+            sampler = GlobalBatchSampler(len(views.indices), config.batch_size, cluster, epoch_seed,
+                                         subset_ids(self.set_ids, views.indices), config.epoch_size)
+            batches = views.training_batches(sampler)
+        else:
+            sampler = GlobalBatchSampler(len(self.train_set), config.batch_size, cluster, epoch_seed, self.set_ids,
+                                         config.epoch_size)
+            batches = _loader(self.train_set, self.workers, rank_seed, self.device, batch_sampler=sampler)
+        bar = tqdm(batches, total=len(sampler), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
+                   leave=False, disable=not self.show_progress)
+        ema = self.ema
+        loss_sum, n_trained = train_one_epoch(self.trained, bar, self.optimizer, self.scheduler, self.device,
+                                              on_batch=lambda loss: bar.set_postfix(loss=f"{loss:.3f}"),
+                                              amp=config.amp, all_finite=cluster.all_finite,
+                                              after_step=(lambda: ema.update(self.model)) if ema else lambda: None,
+                                              mix=Mixup(config.mixup_alpha) if config.mixup_alpha else None)
+        loss_sum, n_trained = cluster.sum(loss_sum, n_trained)
+        return loss_sum / max(n_trained, 1)
+
+    def validate(self):
+        """Every rank scores its slice of validation; the gathered scores are calibrated and thresholded."""
+        config, cluster = self.config, self.cluster
+        if self.cache:
+            crops = self.cache.get(f"validation-rank{cluster.rank}of{cluster.world_size}", self.val_set, config.seed)
+            batches, scored = crops.evaluation_batches(config.batch_size), self.evaluated.head
+        else:
+            batches = _loader(self.val_set, self.workers, config.seed, self.device, batch_size=config.batch_size)
+            scored = self.evaluated
+        bar = tqdm(batches, desc="validating", unit="batch", leave=False, disable=not self.show_progress)
+        local_scores = score(scored, bar, self.device, amp=config.amp)
+        gathered = cluster.gather((local_scores.labels, local_scores.logits))
+        labels = [label for rank_labels, _ in gathered for label in rank_labels]
+        logits = [logit for _, rank_logits in gathered for logit in rank_logits]
+        return calibrate_on_validation(labels, logits, config.threshold_rule)
+
+
+def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
+    out_dir = Path(config.out_dir)
+    device = rank_device(torch.device(config.device), cluster)
+    show_progress = config.show_progress and cluster.is_main
+    prepared = prepare_images(config, cluster, out_dir, show_progress, log)
     preprocessing = Preprocessing(input_size=config.img_size, eval_crops=config.eval_crops, resize=config.resize,
                                   faces=config.faces, mirror_views=config.mirror_views)
     augmentation = (Augmentation.each_with_probability(config.augment_probability, config.reframe_probability,
                                                       config.relight_probability)
                     if config.augment else NO_AUGMENTATION)
     format_chain = FormatChain() if config.format_blind else None
-    train_set = LabelledImageDataset(train_images, build_train_transform(preprocessing, augmentation, format_chain))
+    train_set = LabelledImageDataset(prepared.train_images,
+                                     build_train_transform(preprocessing, augmentation, format_chain))
     # Each rank scores every world_size-th validation image; the scores are gathered before any metric.
-    val_set = LabelledImageDataset(val_images[cluster.rank::cluster.world_size], EvalTransform(preprocessing))
+    val_set = LabelledImageDataset(prepared.val_images[cluster.rank::cluster.world_size], EvalTransform(preprocessing))
     workers = worker_count(config.workers)
 
     seed_everything(config.seed)  # the same initial weights on every rank
@@ -231,10 +332,9 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         trained = DistributedDataParallel(trained, device_ids=[device.index] if device.type == "cuda" else None)
     # The average is what gets validated, calibrated and saved as best.safetensors; training steps the model.
     ema = ExponentialMovingAverage(model, config.ema_decay) if config.ema_decay else None
-    evaluated = ema.module if ema else model
     groups = parameter_groups(model, config.lr, config.layer_decay)
     optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
-    set_ids = set_ids if config.balance_sets else None
+    set_ids = prepared.set_ids if config.balance_sets else None
     steps_per_epoch = len(GlobalBatchSampler(len(train_set), config.batch_size, cluster, config.seed, set_ids,
                                              config.epoch_size))
     if steps_per_epoch == 0:
@@ -242,113 +342,33 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[group["lr"] for group in groups],
                                                     pct_start=0.15,
                                                     total_steps=config.epochs * steps_per_epoch)
-    training = {
-        "data": data_summary, "seed": config.seed, "val_fraction": config.val_fraction,
-        "train_fraction": config.train_fraction, "split_by": config.split_by, "epochs": config.epochs,
-        "batch_size": config.batch_size, "lr": config.lr,
-        "weight_decay": config.weight_decay, "augmentation": asdict(augmentation), "amp": config.amp,
-        "balance_sets": config.balance_sets, "mixup_alpha": config.mixup_alpha, "ema_decay": config.ema_decay,
-        "processes": cluster.world_size, "torch_version": str(torch.__version__),
-        "layer_decay": config.layer_decay, "trainable_parameters": sum(p.numel() for group in groups
-                                                                        for p in group["params"]),
-    }
-    if format_chain:
-        training["format_chain"] = format_chain.to_dict()
-    if head_only:
-        training["feature_rounds"] = config.feature_rounds
-    if pseudo_fakes:
-        training["pseudo_fakes"] = pseudo_fakes
-    if config.epoch_size:
-        training["epoch_size"] = config.epoch_size
-    if initialised_from:
-        training["cnn_initialised_from"] = initialised_from
-    if config.faces:
-        training["face_detector"] = config.face_detector  # prediction with this checkpoint crops faces alike
+    training = training_record(
+        config, data=prepared.data_summary, augmentation=asdict(augmentation), processes=cluster.world_size,
+        torch_version=str(torch.__version__),
+        trainable_parameters=sum(p.numel() for group in groups for p in group["params"]),
+        format_chain=format_chain.to_dict() if format_chain else None, pseudo_fakes=prepared.pseudo_fakes,
+        cnn_initialised_from=initialised_from)
     cache = None
     if head_only:
         cache = FeatureCache(out_dir / FEATURE_CACHE, model, {
-            "arch": config.arch, "model_kwargs": model_kwargs, "data": data_summary, "seed": config.seed,
+            "arch": config.arch, "model_kwargs": model_kwargs, "data": prepared.data_summary, "seed": config.seed,
             "preprocessing": preprocessing.to_dict(), "augmentation": asdict(augmentation), "amp": config.amp,
             **({"format_chain": format_chain.to_dict()} if format_chain else {}),
-            "faces": config.faces, "pseudo_fakes": pseudo_fakes}, device, config.batch_size, workers, config.amp,
-            show_progress)
+            "faces": config.faces, "pseudo_fakes": prepared.pseudo_fakes}, device, config.batch_size, workers,
+            config.amp, show_progress)
+    run = Run(config, cluster, device, model, trained, ema, optimizer, scheduler, train_set, val_set, set_ids, cache,
+              workers, show_progress)
     start_epoch, best_auc, history = 0, -1.0, []
     if config.resume:
-        state = load_training_state(config.resume)
-        recorded = state.get("training", {})
-        if recorded.get("data") != data_summary:
-            raise DeepfakeError(f"{config.resume}: was trained on different data (file lists differ); "
-                                f"resume with the same --data, --val-fraction and --seed")
-        if recorded.get("pseudo_fakes") != training.get("pseudo_fakes"):
-            raise DeepfakeError(f"{config.resume}: was trained with other pseudo-fakes or --reals-only; resume "
-                                f"with the same --pseudo-fakes and --reals-only")
-        if recorded.get("format_chain") != training.get("format_chain"):
-            raise DeepfakeError(f"{config.resume}: was started {'with' if recorded.get('format_chain') else 'without'}"
-                                f" --format-blind; resume the same way")
-        schedule = (recorded.get("epochs"), recorded.get("batch_size"), bool(recorded.get("balance_sets")),
-                    recorded.get("epoch_size", 0))
-        if schedule != (config.epochs, config.batch_size, config.balance_sets, config.epoch_size):
-            # The one-cycle schedule spans the whole run (epochs x batches per epoch, which --balance-sets
-            # changes); a different length would be a different run, and the scheduler would overrun.
-            raise DeepfakeError(f"{config.resume}: was started with --epochs {schedule[0]} --batch-size "
-                                f"{schedule[1]}{' --balance-sets' if schedule[2] else ' without --balance-sets'}"
-                                f"{f' --epoch-size {schedule[3]}' if schedule[3] else ''}; "
-                                f"resume with the same values")
-        started_decay = state["ema"]["decay"] if "ema" in state else 0.0
-        if started_decay != config.ema_decay:
-            raise DeepfakeError(f"{config.resume}: was started with --ema-decay {started_decay:g}; "
-                                f"resume with the same value")
-        load_trained_state(model, state["model"], Path(config.resume), config.arch)
-        if ema:
-            ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        start_epoch, best_auc, history = state["epoch"], state["best_auc"], state["history"]
+        start_epoch, best_auc, history = resume(run, training)
         log(f"resumed from {config.resume} after epoch {start_epoch} (best validation ROC-AUC {best_auc:.4f})")
 
-    mix = Mixup(config.mixup_alpha) if config.mixup_alpha else None
     started = time.time()
     try:
         for epoch in range(start_epoch, config.epochs):
-            # Shuffling depends on (seed, epoch) alone, so all ranks cut the same global batches; augmentation
-            # and dropout also depend on the rank, since each rank sees different images.
-            epoch_seed = config.seed * 1000 + epoch
-            rank_seed = epoch_seed * cluster.world_size + cluster.rank
-            seed_everything(rank_seed)
             epoch_started = time.time()
-            if cache:
-                # Round r was drawn with epoch r's seed: the views epoch r would have seen.
-                round_number = epoch % config.feature_rounds
-                views = cache.get(f"train-round{round_number}", train_set, config.seed * 1000 + round_number,
-                                  compute_here=cluster.is_main, wait=cluster.barrier)
-                sampler = GlobalBatchSampler(len(views.indices), config.batch_size, cluster, epoch_seed,
-                                             subset_ids(set_ids, views.indices), config.epoch_size)
-                batches = views.training_batches(sampler)
-            else:
-                sampler = GlobalBatchSampler(len(train_set), config.batch_size, cluster, epoch_seed, set_ids,
-                                             config.epoch_size)
-                batches = _loader(train_set, workers, rank_seed, device, batch_sampler=sampler)
-            bar = tqdm(batches, total=len(sampler), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
-                       leave=False, disable=not show_progress)
-            loss_sum, n_trained = train_one_epoch(trained, bar, optimizer, scheduler, device,
-                                                  on_batch=lambda loss: bar.set_postfix(loss=f"{loss:.3f}"),
-                                                  amp=config.amp, all_finite=cluster.all_finite,
-                                                  after_step=(lambda: ema.update(model)) if ema else lambda: None,
-                                                  mix=mix)
-            loss_sum, n_trained = cluster.sum(loss_sum, n_trained)
-            train_loss = loss_sum / max(n_trained, 1)
-            if cache:
-                crops = cache.get(f"validation-rank{cluster.rank}of{cluster.world_size}", val_set, config.seed)
-                val_batches, scored = crops.evaluation_batches(config.batch_size), evaluated.head
-            else:
-                val_batches = _loader(val_set, workers, config.seed, device, batch_size=config.batch_size)
-                scored = evaluated
-            val_bar = tqdm(val_batches, desc="validating", unit="batch", leave=False, disable=not show_progress)
-            local_scores = score(scored, val_bar, device, amp=config.amp)
-            gathered = cluster.gather((local_scores.labels, local_scores.logits))
-            labels = [label for rank_labels, _ in gathered for label in rank_labels]
-            logits = [logit for _, rank_logits in gathered for logit in rank_logits]
-            validation = calibrate_on_validation(labels, logits, config.threshold_rule)
+            train_loss = run.train_epoch(epoch)
+            validation = run.validate()
             val_metrics, threshold = validation.metrics, validation.threshold
             row = {"epoch": epoch + 1, "train_loss": round(train_loss, 5), "val_roc_auc": val_metrics["roc_auc"],
                    "val_accuracy": round(val_metrics["accuracy"], 5), "threshold": round(threshold, 5),
@@ -366,7 +386,7 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
                                  training=dict(training, best_epoch=epoch + 1, history=history),
                                  validation_metrics=val_metrics, package_version=__version__)
                 save_epoch(out_dir, model, ema, optimizer, scheduler, card, history, best_auc, training, improved,
-                           f"{config.arch} on {', '.join(entry['name'] for entry in data_summary)}")
+                           f"{config.arch} on {', '.join(entry['name'] for entry in prepared.data_summary)}")
             auc_text = "n/a" if val_metrics["roc_auc"] is None else f"{val_metrics['roc_auc']:.4f}"
             log(f"epoch {epoch + 1}/{config.epochs}: loss {train_loss:.4f}, val ROC-AUC {auc_text}, "
                 f"accuracy {val_metrics['accuracy']:.4f} at threshold {threshold:.3f}, {row['seconds']:.0f}s"
@@ -379,6 +399,48 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
     log(f"done in {time.time() - started:.0f}s; best validation ROC-AUC {best_auc:.4f}; "
         f"checkpoint {out_dir / BEST_CHECKPOINT}")
     return out_dir / BEST_CHECKPOINT
+
+
+def resume(run: Run, training: Dict) -> "tuple[int, float, List[Dict]]":
+    """Restore an interrupted run from its last.pt after checking that it is the same run: (epochs done, best
+    validation ROC-AUC, history)."""
+    config = run.config
+    state = load_training_state(config.resume)
+    check_same_run(config, state, training)
+    load_trained_state(run.model, state["model"], Path(config.resume), config.arch)
+    if run.ema:
+        run.ema.load_state_dict(state["ema"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    return state["epoch"], state["best_auc"], state["history"]
+
+
+def check_same_run(config: TrainConfig, state: Dict, training: Dict) -> None:
+    """Refuse to continue a run under settings that would make it another run: other data, pseudo-fakes, codec
+    chain, schedule length or weight average."""
+    recorded = state.get("training", {})
+    if recorded.get("data") != training["data"]:
+        raise DeepfakeError(f"{config.resume}: was trained on different data (file lists differ); "
+                            f"resume with the same --data, --val-fraction and --seed")
+    if recorded.get("pseudo_fakes") != training.get("pseudo_fakes"):
+        raise DeepfakeError(f"{config.resume}: was trained with other pseudo-fakes or --reals-only; resume "
+                            f"with the same --pseudo-fakes and --reals-only")
+    if recorded.get("format_chain") != training.get("format_chain"):
+        raise DeepfakeError(f"{config.resume}: was started {'with' if recorded.get('format_chain') else 'without'}"
+                            f" --format-blind; resume the same way")
+    schedule = (recorded.get("epochs"), recorded.get("batch_size"), bool(recorded.get("balance_sets")),
+                recorded.get("epoch_size", 0))
+    if schedule != (config.epochs, config.batch_size, config.balance_sets, config.epoch_size):
+        # The one-cycle schedule spans the whole run (epochs x batches per epoch, which --balance-sets
+        # changes); a different length would be a different run, and the scheduler would overrun.
+        raise DeepfakeError(f"{config.resume}: was started with --epochs {schedule[0]} --batch-size "
+                            f"{schedule[1]}{' --balance-sets' if schedule[2] else ' without --balance-sets'}"
+                            f"{f' --epoch-size {schedule[3]}' if schedule[3] else ''}; "
+                            f"resume with the same values")
+    started_decay = state["ema"]["decay"] if "ema" in state else 0.0
+    if started_decay != config.ema_decay:
+        raise DeepfakeError(f"{config.resume}: was started with --ema-decay {started_decay:g}; "
+                            f"resume with the same value")
 
 
 def save_epoch(out_dir: Path, model, ema: Optional[ExponentialMovingAverage], optimizer, scheduler, card: ModelCard,

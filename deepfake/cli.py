@@ -585,7 +585,9 @@ def load_model_main(argv: Optional[List[str]] = None) -> int:
         print(f"trained on      {source['name']}: {source['n_real']} real + {source['n_fake']} fake "
               f"({source['n_train']} train / {source['n_val']} validation, file list {source['file_list_sha256']})")
     training = description["training"]
-    if training:
+    if training.get("source"):  # converted from a peer's published weights: no run of ours to describe
+        print(f"source          {training['source']}")
+    elif training:
         print(f"training        {training.get('best_epoch')} of {training.get('epochs')} epochs kept, "
               f"seed {training.get('seed')}, validation fraction {training.get('val_fraction')}, "
               f"split by {training.get('split_by')}"
@@ -649,11 +651,11 @@ def recalibrate_main(argv: Optional[List[str]] = None) -> int:
 
 # ---------------------------------------------------------------- python -m deepfake.convert
 def convert_main(argv: Optional[List[str]] = None) -> int:
-    from .models.keras_import import CONVERTERS
+    from .models.converters import CONVERTERS
     parser = argparse.ArgumentParser(prog="python -m deepfake.convert",
                                      description="Convert a peer detector's published weights to our checkpoint.")
     parser.add_argument("family", choices=sorted(CONVERTERS))
-    parser.add_argument("source", help="the published weights file (for mesonet: a Keras .h5)")
+    parser.add_argument("source", help="the published weights file (mesonet: a Keras .h5; ferretnet: the authors' .pth)")
     parser.add_argument("out", help="where to write the .safetensors checkpoint")
     parser.add_argument("--arch", default=None, help="override the architecture guessed from the file name")
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""python -m deepfake.convert: the command lives with the others, in cli.py; the Keras reader in models/keras_import.py."""
+"""python -m deepfake.convert: the command lives with the others, in cli.py; the converters in models/converters.py."""
 if __name__ == "__main__":
     import sys
 

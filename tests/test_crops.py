@@ -161,3 +161,26 @@ def test_one_image_and_a_folder_decode_a_large_jpeg_alike(tmp_path):
     in_folder = next(detector.predict_paths([path], workers=0)).fake_probability
     assert alone == pytest.approx(in_folder, abs=1e-6)
     assert detector.transform.decode_shorter_side == 32
+
+
+def test_native_resolution_training_windows_large_images_at_their_own_scale():
+    from deepfake.data.format_blind import FormatChain
+    from deepfake.data.transforms import NATIVE_WINDOW_FACTOR, NativeWindow, build_train_transform
+    # A gradient: each pixel's value says which column it came from, so a crop tells its position and scale.
+    columns = np.tile(np.arange(2000, dtype=np.float64) * 255 / 1999, (1500, 1))
+    photo = Image.fromarray(np.stack([columns, np.zeros_like(columns), columns], axis=-1).astype(np.uint8))
+    window = NativeWindow(NATIVE_WINDOW_FACTOR * 64)
+    torch.manual_seed(0)
+    lefts = set()
+    for _ in range(20):
+        cut = window(photo)
+        assert cut.size == (256, 256)
+        lefts.add(int(np.asarray(cut)[0, 0, 0]))
+    assert len(lefts) > 10  # a fresh place each draw, anywhere across the image
+    assert window(Image.new("RGB", (100, 300))).size == (100, 256)  # a side shorter than the window stays whole
+    native = Preprocessing(input_size=64, resize=0, eval_crops=1)
+    crop = build_train_transform(native, format_chain=FormatChain())(photo)
+    assert crop.shape == (3, 64, 64)
+    # At native scale a 64-px crop spans at most 64 columns of 2000 (about 8 grey levels), up to a chain's 0.5x.
+    span = (crop[0].max() - crop[0].min()) * 0.5 * 255  # the tensor is normalised with std 0.5
+    assert span <= 2 * 64 * 255 / 1999 + 8

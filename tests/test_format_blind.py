@@ -81,9 +81,13 @@ def test_a_reencoding_is_applied_as_drawn():
 
 
 def test_the_training_transform_runs_the_chain_first():
+    # First, or right after native-resolution training cuts the window its crop will come from.
+    from deepfake.data.transforms import NativeWindow
     preprocessing = Preprocessing(input_size=32)
     transform = build_train_transform(preprocessing, NO_AUGMENTATION, FormatChain())
-    assert isinstance(transform.transforms[0], FormatBlind)
+    assert [type(step) for step in transform.transforms[:2]] == [NativeWindow, FormatBlind]
+    resized = build_train_transform(Preprocessing(input_size=32, resize=32), NO_AUGMENTATION, FormatChain())
+    assert isinstance(resized.transforms[0], FormatBlind)
     assert transform(Image.new("RGB", (70, 50), "gray")).shape == (3, 32, 32)
     assert not any(isinstance(step, FormatBlind) for step in build_train_transform(preprocessing).transforms)
 

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conftest import load_tool, synthetic_image
 
@@ -67,13 +68,10 @@ def test_each_family_leaves_training_whole_reals_included(tmp_path, capsys):
                      "GenB: hold out gen-b; train on cams, gen-a, shared-x",
                      "GenX: hold out shared-x; train on cams, gen-a, gen-b"]
     run = logo.plan(corpus, {"GenX": ["shared-x"]}, ["GenX"])[0]
-    folders = logo.evaluation_folders(corpus, run, tmp_path / "run")
-    # The shared set brought reals of its own: it is scored against the pool and against them.
-    assert sorted(folders) == ["own reals", "pool"]
-    assert (folders["pool"] / "real" / "pool").resolve() == (corpus / "pool" / "real").resolve()
-    assert (folders["own reals"] / "real" / "shared-x").resolve() == (corpus / "sources/shared-x/real").resolve()
+    assert run["held_out"] == ["shared-x"] and all("shared-x" not in root for root in run["train_roots"])
 
 
+@pytest.mark.slow
 def test_one_family_end_to_end(tmp_path):
     logo = load_tool("leave_one_generator_out")
     corpus = write_corpus(tmp_path / "corpus")
@@ -90,3 +88,15 @@ def test_one_family_end_to_end(tmp_path):
     trained_on = [entry["name"] for entry in load_model(out / "gena" / "best.safetensors")[1].training["data"]]
     assert trained_on == ["cams", "gen-b", "shared-x"]  # never the held-out generator, never the pool
     assert "| **mean** / **worst** | | | **" in (out / "logo.md").read_text()
+
+    # The same protocol for a fixed checkpoint (a peer): nothing trained, every family scored, each folder once.
+    # This one trained on gen-b and shared-x: those families are in-distribution, so only GenA is held out.
+    peer = tmp_path / "peer"
+    assert logo.main(["--corpus", str(corpus), "--manifest", str(manifest), "--out", str(peer), "--weights",
+                      str(out / "gena" / "best.safetensors"), "--max-per-folder", "4"]) == 0
+    results = {entry["family"]: entry for entry in json.loads((peer / "logo.json").read_text())["results"]}
+    assert [results[family]["seen"] for family in ("GenA", "GenB", "GenX")] == [False, True, True]
+    assert results["GenA"]["pool"]["n_fake"] == results["GenA"]["pool"]["n_real"] == 4
+    assert results["GenX"]["own reals"]["n_real"] == 4 and "own reals" not in results["GenA"]
+    worst = f"| **mean** / **worst** | | | **{results['GenA']['pool']['roc_auc']:.3f}** / "
+    assert worst in (peer / "logo.md").read_text() and "GenB (seen in training)" in (peer / "logo.md").read_text()

@@ -2,17 +2,24 @@
 
     python tools/leave_one_generator_out.py --corpus data/corpus --out runs/logo [--family SDXL ...] \\
         [--dry-run] -- TRAIN_FLAGS...
+    python tools/leave_one_generator_out.py --corpus data/corpus --out runs/logo_peer --weights W
+
 
 The families and the folders that hold their fakes come from the manifest (data/sources.toml): StyleGAN faces,
 SD 1.x, SDXL, FLUX, GPT image, Gemini edits, face swaps, DFDC. For each family in turn:
 1. train.py trains on every folder of corpus/sources/ except the family's own: its fakes leave training, and so
    do its own reals where it has them (a shared set such as diffusion-coco leaves whole, COCO photos included);
-2. evaluate.py scores the held-out fakes against the fixed pool of real photos in corpus/pool/, which no run
+2. its checkpoint scores the held-out fakes against the fixed pool of real photos in corpus/pool/, which no run
    ever trains on, and, where the family brought reals of its own, against those too (the same content on
-   both sides: the stricter figure);
+   both sides: the stricter figure); --max-per-folder caps each folder, evenly spaced, for quick tables;
 3. the table gives ROC-AUC per family, then the mean and the worst: the model card's headline.
 TRAIN_FLAGS after `--` are the recipe (e.g. `--arch mobilenet_v2 --resize 224 --img-size 224 --format-blind`).
 A family whose run finished is not trained again; an interrupted one resumes from its last.pt.
+
+With --weights, nothing is trained: one fixed checkpoint (a peer's converted weights, or a model trained elsewhere)
+is scored on every family's held-out sets, each folder scored once. A family whose folders the checkpoint trained
+on (its card's data) is marked "seen": its figure is in-distribution, not a held-out one, and stays out of the
+mean and the worst.
 """
 import argparse
 import json
@@ -52,35 +59,48 @@ def plan(corpus: Path, families: Dict[str, List[str]], chosen: List[str]) -> Lis
     return runs
 
 
-def link(target: Path, link_path: Path) -> None:
-    link_path.parent.mkdir(parents=True, exist_ok=True)
-    if not link_path.is_symlink():
-        link_path.symlink_to(target.resolve(), target_is_directory=True)
+class FolderScores:
+    """One checkpoint's fake probabilities, each folder scored once: at most `limit` of its images (0: all),
+    evenly spaced in sorted order, so every checkpoint of a table is scored on the same images."""
+
+    def __init__(self, weights, limit: int = 0):
+        from deepfake.inference.detector import load_detector
+        self.detector, self.limit, self.scores = load_detector(weights), limit, {}
+
+    def __call__(self, folder: Path) -> List[float]:
+        from tqdm import tqdm
+
+        from deepfake.inference.detector import Prediction, collect_media
+        if folder not in self.scores:
+            paths = collect_media(folder, on_error=lambda message: print(message, file=sys.stderr))
+            if self.limit and len(paths) > self.limit:
+                paths = [paths[index * len(paths) // self.limit] for index in range(self.limit)]
+            with tqdm(total=len(paths), desc=f"{folder.parent.name}/{folder.name}", unit="img", leave=False) as bar:
+                self.scores[folder] = [result.fake_probability
+                                       for result in self.detector.predict_paths(paths, on_batch=bar.update)
+                                       if isinstance(result, Prediction)]
+        return self.scores[folder]
 
 
-def evaluation_folders(corpus: Path, run: dict, out: Path) -> Dict[str, Path]:
-    """Folders of symbolic links: the held-out fakes with the real pool, and (where there are any) with the
-    family's own reals."""
-    folders = {}
-    versus_pool = out / "versus_pool"
-    for name in run["held_out"]:
-        link(corpus / SOURCES_FOLDER / name / "fake", versus_pool / "fake" / name)
-    link(corpus / POOL_FOLDER / "real", versus_pool / "real" / "pool")
-    folders["pool"] = versus_pool
-    own_reals = [name for name in run["held_out"] if (corpus / SOURCES_FOLDER / name / "real").is_dir()]
-    if own_reals:
-        versus_own = out / "versus_own_reals"
-        for name in run["held_out"]:
-            link(corpus / SOURCES_FOLDER / name / "fake", versus_own / "fake" / name)
-        for name in own_reals:
-            link(corpus / SOURCES_FOLDER / name / "real", versus_own / "real" / name)
-        folders["own reals"] = versus_own
-    return folders
+def family_result(scores: FolderScores, corpus: Path, run: dict) -> dict:
+    """ROC-AUC of the held-out fakes against the real pool, and against the family's own reals where it has them
+    (the same content on both sides: the stricter figure)."""
+    from sklearn.metrics import roc_auc_score
+    fakes = [p for name in run["held_out"] for p in scores(corpus / SOURCES_FOLDER / name / "fake")]
+    reals_by_side = {"pool": scores(corpus / POOL_FOLDER / "real")}
+    own = [p for name in run["held_out"] if (corpus / SOURCES_FOLDER / name / "real").is_dir()
+           for p in scores(corpus / SOURCES_FOLDER / name / "real")]
+    if own:
+        reals_by_side["own reals"] = own
+    result = {"family": run["family"], "held_out": run["held_out"]}
+    for side, reals in reals_by_side.items():
+        result[side] = {"roc_auc": float(roc_auc_score([0] * len(reals) + [1] * len(fakes), reals + fakes)),
+                        "n_real": len(reals), "n_fake": len(fakes)}
+    return result
 
 
-def run_family(corpus: Path, run: dict, out_root: Path, train_flags: List[str]) -> dict:
+def run_family(corpus: Path, run: dict, out_root: Path, train_flags: List[str], limit: int = 0) -> dict:
     out = out_root / slug(run["family"])
-    best = out / "best.safetensors"
     if not (out / "done").exists():
         resume = ["--resume"] if (out / "last.pt").exists() else []
         command = [sys.executable, str(ROOT / "train.py"), "--data", *run["train_roots"], *train_flags,
@@ -88,15 +108,15 @@ def run_family(corpus: Path, run: dict, out_root: Path, train_flags: List[str]) 
         print(f"[{run['family']}] {' '.join(command)}", file=sys.stderr)
         subprocess.run(command, check=True, cwd=ROOT)
         (out / "done").write_text("trained\n")
-    result = {"family": run["family"], "held_out": run["held_out"]}
-    for name, folder in evaluation_folders(corpus, run, out).items():
-        metrics_path = out / f"metrics_{slug(name)}.json"
-        subprocess.run([sys.executable, str(ROOT / "evaluate.py"), "--data", str(folder), "--weights", str(best),
-                        "--json", str(metrics_path)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-        metrics = json.loads(metrics_path.read_text())
-        result[name] = {"roc_auc": metrics["roc_auc"], "n_real": metrics["n_real"], "n_fake": metrics["n_fake"],
-                        "accuracy": metrics["accuracy"]}
-    return result
+    return family_result(FolderScores(out / "best.safetensors", limit), corpus, run)
+
+
+def score_fixed_checkpoint(corpus: Path, runs: List[dict], weights: str, limit: int = 0) -> List[dict]:
+    """Every family's figures for one checkpoint that trains on nothing here; a family whose folders it was
+    trained on (its card's data) is marked seen."""
+    scores = FolderScores(weights, limit)
+    seen = {entry["name"] for entry in scores.detector.card.training.get("data", [])}
+    return [dict(family_result(scores, corpus, run), seen=bool(seen & set(run["held_out"]))) for run in runs]
 
 
 def table(results: List[dict]) -> str:
@@ -104,11 +124,13 @@ def table(results: List[dict]) -> str:
              "|---|---|---|---|---|"]
     for result in results:
         own = f"{result['own reals']['roc_auc']:.3f}" if "own reals" in result else ""
-        lines.append(f"| {result['family']} | {', '.join(result['held_out'])} | {result['pool']['n_fake']:,} | "
+        seen = " (seen in training)" if result.get("seen") else ""
+        lines.append(f"| {result['family']}{seen} | {', '.join(result['held_out'])} | {result['pool']['n_fake']:,} | "
                      f"{result['pool']['roc_auc']:.3f} | {own} |")
-    pool_aucs = [result["pool"]["roc_auc"] for result in results]
+    held_out = [result for result in results if not result.get("seen")]
+    pool_aucs = [result["pool"]["roc_auc"] for result in held_out]
     if pool_aucs:
-        worst = min(results, key=lambda result: result["pool"]["roc_auc"])
+        worst = min(held_out, key=lambda result: result["pool"]["roc_auc"])
         lines.append(f"| **mean** / **worst** | | | **{sum(pool_aucs) / len(pool_aucs):.3f}** / "
                      f"**{worst['pool']['roc_auc']:.3f}** ({worst['family']}) | |")
     return "\n".join(lines)
@@ -124,6 +146,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="runs/logo", help="one run folder per family, and logo.json / logo.md")
     parser.add_argument("--family", nargs="+", default=[], help="only these families (default: all)")
     parser.add_argument("--dry-run", action="store_true", help="print what each run trains and scores, and stop")
+    parser.add_argument("--weights", default=None,
+                        help="train nothing: score this checkpoint (a peer) on every family's held-out sets")
+    parser.add_argument("--max-per-folder", type=int, default=0,
+                        help="score at most this many images of each folder, evenly spaced (default 0: all)")
     args = parser.parse_args(own)
     corpus, out = Path(args.corpus), Path(args.out)
     runs = plan(corpus, load_manifest(args.manifest).families(), args.family)
@@ -132,9 +158,14 @@ def main(argv=None) -> int:
             print(f"{run['family']}: hold out {', '.join(run['held_out'])}; train on "
                   f"{', '.join(Path(root).name for root in run['train_roots'])}")
         return 0
-    results = [run_family(corpus, run, out, train_flags) for run in runs]
+    if args.weights:
+        results = score_fixed_checkpoint(corpus, runs, args.weights, args.max_per_folder)
+    else:
+        results = [run_family(corpus, run, out, train_flags, args.max_per_folder) for run in runs]
     out.mkdir(parents=True, exist_ok=True)
-    (out / "logo.json").write_text(json.dumps({"train_flags": train_flags, "results": results}, indent=2))
+    record = {"weights": args.weights} if args.weights else {"train_flags": train_flags}
+    record["max_per_folder"] = args.max_per_folder
+    (out / "logo.json").write_text(json.dumps(dict(record, results=results), indent=2))
     (out / "logo.md").write_text(table(results) + "\n")
     print(table(results))
     return 0

@@ -212,6 +212,27 @@ def to_normalized_tensor(preprocessing: Preprocessing) -> ToNormalizedTensor:
     return ToNormalizedTensor(preprocessing)
 
 
+# Native-resolution training first cuts a random window of this many times the crop: every later step (codec
+# chain, reframing, degradations) scales by at most 0.5x, so the final crop still falls anywhere in the image at
+# its own scale, while a 12-MP photo costs the chain's encoders a 0.8-MP window instead of all of it.
+NATIVE_WINDOW_FACTOR = 4
+
+
+class NativeWindow:
+    """A random window of `side` x `side` pixels (each side capped at the image's)."""
+
+    def __init__(self, side: int):
+        self.side = side
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        width, height = min(self.side, image.width), min(self.side, image.height)
+        if (width, height) == image.size:
+            return image
+        left = int(torch.randint(0, image.width - width + 1, ()).item())
+        top = int(torch.randint(0, image.height - height + 1, ()).item())
+        return image.crop((left, top, left + width, top + height))
+
+
 def build_train_transform(preprocessing: Preprocessing, augmentation: Augmentation = Augmentation(),
                           format_chain: Optional[FormatChain] = None):
     """PIL RGB image -> float tensor [3, S, S]. With a format_chain, every image is first resized and
@@ -219,8 +240,10 @@ def build_train_transform(preprocessing: Preprocessing, augmentation: Augmentati
     from torchvision.transforms import v2  # training only: prediction never pays for importing torchvision
 
     size = preprocessing.input_size
+    window = [] if preprocessing.resize else [NativeWindow(NATIVE_WINDOW_FACTOR * size)]
     format_blind = [FormatBlind(format_chain, view_size=preprocessing.resize or size)] if format_chain else []
     return v2.Compose([
+        *window,
         *format_blind,  # first: the file's journey before anyone crops or relights it
         Reframe(augmentation, view_size=preprocessing.resize or size),
         Relight(augmentation),  # before the degradations: an upload compresses the picture as it was lit

@@ -105,5 +105,3 @@ def convert_mesonet(h5_path, out_path, arch: str = None) -> ModelCard:
     save_model(out_path, model, card)
     return card
 
-
-CONVERTERS = {"mesonet": convert_mesonet}

@@ -585,6 +585,9 @@ def load_model_main(argv: Optional[List[str]] = None) -> int:
         print(f"trained on      {source['name']}: {source['n_real']} real + {source['n_fake']} fake "
               f"({source['n_train']} train / {source['n_val']} validation, file list {source['file_list_sha256']})")
     training = description["training"]
+    for record in training.get("adaptations", []):
+        print(f"adapted         {record['date']} on {record['n_fake']} fake + {record['n_real']} real images "
+              f"(file list {record['file_list_sha256'][:16]}), from base {record['base_sha256'][:16]}")
     if training.get("source"):  # converted from a peer's published weights: no run of ours to describe
         print(f"source          {training['source']}")
     elif training:
@@ -681,6 +684,58 @@ def synthesize_main(argv: Optional[List[str]] = None) -> int:
     print(f"{manifest['n_pairs']} pairs in {args.out} ({manifest['n_failed']} skipped); "
           f"train on them with: python train.py --data {args.out}")
     return 0 if manifest["n_pairs"] else 1
+
+
+# ---------------------------------------------------------------- python -m deepfake.adapt
+def adapt_main(argv: Optional[List[str]] = None) -> int:
+    from .inference.adaptation import MIN_PER_CLASS, REPLAY_SUFFIX, AdaptSettings
+    parser = argparse.ArgumentParser(
+        prog="python -m deepfake.adapt",
+        description="Teach a checkpoint a new generator from a few dozen examples: only its head learns, on frozen "
+                    "features, replaying its own training data so that it forgets nothing; minutes on a CPU.")
+    weights_argument(parser)
+    parser.add_argument("--data",
+                        help=f"a folder with fake/ (the new generator's images, at least {MIN_PER_CLASS}) and "
+                             f"optionally real/ (your own real images, e.g. false positives; at least "
+                             f"{MIN_PER_CLASS} if given)")
+    parser.add_argument("--out", help="where to write the adapted checkpoint (.safetensors)")
+    parser.add_argument("--build-replay", action="store_true",
+                        help="only build the checkpoint's replay set from --replay-data, write it beside --weights "
+                             "and stop (done once per checkpoint; the shipped weights come with theirs)")
+    parser.add_argument("--replay-data", nargs="+", default=[],
+                        help=f"the folders the checkpoint was trained on, to build its replay set once (written "
+                             f"beside it as *{REPLAY_SUFFIX}); default: the replay file beside --weights, else the "
+                             f"folders its card records")
+    parser.add_argument("--steps", type=int, default=AdaptSettings.steps, help="optimizer steps on the head")
+    parser.add_argument("--seed", type=int, default=AdaptSettings.seed)
+    args = parser.parse_args(argv)
+    if args.steps < 1:
+        raise DeepfakeError(f"--steps must be at least 1, not {args.steps}")
+    from .data.datasets import iter_image_files
+    from .inference.adaptation import adapt_checkpoint, write_replay
+    if args.build_replay:
+        if not args.replay_data:
+            raise DeepfakeError("--build-replay needs --replay-data: the folders the checkpoint was trained on")
+        replay, path = write_replay(Path(args.weights), args.replay_data, show_progress=sys.stderr.isatty())
+        print(f"wrote {path}: features of {len(replay.train.crops)} training and {len(replay.val.crops)} "
+              f"validation images of {', '.join(replay.data)}")
+        return 0
+    if not args.data or not args.out:
+        raise DeepfakeError("give --data (a folder with fake/ and optionally real/) and --out")
+    data = Path(args.data)
+    if not (data / "fake").is_dir():
+        raise DeepfakeError(f"{data}: no fake/ folder; put the new generator's images in {data / 'fake'}")
+    listed = {name: sorted(iter_image_files(data / name, on_error=lambda message: print(message, file=sys.stderr)))
+              if (data / name).is_dir() else [] for name in ("fake", "real")}
+    out, card = adapt_checkpoint(Path(args.weights), listed["fake"], listed["real"], Path(args.out),
+                                 args.replay_data, AdaptSettings(steps=args.steps, seed=args.seed),
+                                 show_progress=sys.stderr.isatty(), log=lambda message: print(message, file=sys.stderr))
+    record = card.training["adaptations"][-1]
+    print(f"wrote {out}: adapted on {record['n_fake']} fake and {record['n_real']} real images "
+          f"({record['n_held_out']['fake']} and {record['n_held_out']['real']} of them held out for the threshold), "
+          f"replaying {record['replay']['n_train']} of the base model's training images; threshold "
+          f"{card.threshold:.4f} (was {record['base_threshold']:.4f})")
+    return 0
 
 
 # ---------------------------------------------------------------- python -m deepfake.corpus
@@ -810,3 +865,4 @@ serve = run_cli(serve_main)
 corpus = run_cli(corpus_main)
 convert = run_cli(convert_main)
 synthesize = run_cli(synthesize_main)
+adapt = run_cli(adapt_main)

@@ -145,9 +145,9 @@ RANKS = {
     "training": 7,
     "serve": 8,
     "cli": 9, "deepfake": 9,  # the package's own facade (deepfake/__init__.py) imports lazily from above
-    "samples": 2, "corpus": 9, "export": 9, "recalibrate": 9, "convert": 9, "synthesize": 9,
+    "samples": 2, "corpus": 9, "export": 9, "recalibrate": 9, "convert": 9, "synthesize": 9, "adapt": 9,
 }
-ENTRY_POINTS = ("corpus", "export", "recalibrate", "convert", "synthesize")
+ENTRY_POINTS = ("corpus", "export", "recalibrate", "convert", "synthesize", "adapt")
 
 
 def test_every_module_has_a_rank_and_imports_only_from_its_own_or_below():

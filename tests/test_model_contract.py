@@ -35,6 +35,9 @@ def test_every_architecture_keeps_the_contract(arch, tmp_path):
     assert logits.shape == (2,) and logits.dtype == torch.float32 and torch.isfinite(logits).all()
     assert called, f"{arch}: cam_layer is not on the forward path"
     assert len(called[0]) == 4, f"{arch}: cam_layer gives no spatial map"
+    if model.splits_at_head:  # the head alone maps the embedding to the same logits
+        with torch.no_grad():
+            assert torch.allclose(model.head(model.embed(images)), logits, atol=1e-5), arch
     depths = list(model.parameter_depths())
     assert {id(parameter) for _, parameter, _, _ in depths} == {id(p) for p in model.parameters()}
     save_model(tmp_path / "m.safetensors", model, ModelCard(arch, kwargs, Preprocessing(input_size=SIDE)))

@@ -56,7 +56,8 @@ def test_the_installed_commands_run_outside_the_repository(tmp_path):
     import sys
     from pathlib import Path
     bin_dir = Path(sys.executable).parent
-    for command in (["deepfake-predict", "--help"], ["deepfake-serve", "--help"], ["deepfake-corpus", "--help"]):
+    for command in (["deepfake-predict", "--help"], ["deepfake-serve", "--help"], ["deepfake-corpus", "--help"],
+                    ["deepfake-adapt", "--help"]):
         script = bin_dir / command[0]
         assert script.exists(), f"{script} is missing: README's install runs pip install --no-deps -e ."
         result = subprocess.run([str(script), *command[1:]], capture_output=True, text=True, cwd=tmp_path)

@@ -1,4 +1,4 @@
-"""Binary detection metrics from scikit-learn, the threshold rule, and calibration error.
+"""Binary detection metrics from scikit-learn and calibration error.
 
 Label 1 = fake is the positive class: precision is "of what we flagged, how much was fake", recall is
 "of the fakes, how many we caught". A metric that is undefined on the data (ROC-AUC with one class) is
@@ -11,33 +11,8 @@ import numpy as np
 import torch
 from sklearn import metrics as skm
 
-from ..inference.calibration import fake_probability, fit_calibration
-
-THRESHOLD_RULES = ("balanced_accuracy", "fpr_5")
-
-
-def choose_threshold(labels: Sequence[int], fake_probabilities: Sequence[float], rule: str = "balanced_accuracy"
-                     ) -> float:
-    """The decision threshold, chosen on validation data only.
-
-    balanced_accuracy: maximise (TPR + TNR) / 2, i.e. Youden's J, robust to class imbalance.
-    fpr_5: the lowest threshold that flags at most 5% of real images, for moderation queues where a false
-    accusation costs more than a miss.
-    """
-    labels = np.asarray(labels, dtype=int)
-    scores = np.asarray(fake_probabilities, dtype=float)
-    if rule not in THRESHOLD_RULES:
-        raise ValueError(f"unknown threshold rule {rule!r}; choose from {THRESHOLD_RULES}")
-    if labels.min() == labels.max():
-        return 0.5
-    false_positive_rate, true_positive_rate, thresholds = skm.roc_curve(labels, scores, drop_intermediate=False)
-    thresholds = np.clip(thresholds, 0.0, 1.0)  # roc_curve's first threshold is +inf
-    if rule == "balanced_accuracy":
-        best = int(np.argmax(true_positive_rate - false_positive_rate))
-    else:
-        best = int(np.nonzero(false_positive_rate <= 0.05)[0][-1])
-    return float(thresholds[best])
-
+# The threshold rule lives beside calibration (inference layer), where adaptation also chooses thresholds.
+from ..inference.calibration import THRESHOLD_RULES, choose_threshold, fake_probability, fit_calibration  # noqa: F401
 
 def expected_calibration_error(labels: Sequence[int], fake_probabilities: Sequence[float], n_bins: int = 15
                                ) -> float:

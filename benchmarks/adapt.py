@@ -68,8 +68,9 @@ def measure_family(run: dict, runs: list, corpus: Path, logo: Path, ks, per_fold
     own_fakes = [path for name in run["held_out"] for path in images_of(corpus / SOURCES_FOLDER / name / "fake")]
     own_reals = [path for name in run["held_out"] for path in images_of(corpus / SOURCES_FOLDER / name / "real")]
     own_fakes, own_reals = by_hash(own_fakes), by_hash(own_reals)
-    largest = max(ks)
-    adapt_fakes, test_fakes = own_fakes[:largest], own_fakes[largest:][:test_per_family]
+    # At most half of a small family adapts, so that the rest can test it; a k larger than that is not measured.
+    n_adapt = min(max(ks), len(own_fakes) // 2)
+    adapt_fakes, test_fakes = own_fakes[:n_adapt], own_fakes[n_adapt:][:test_per_family]
     pool = images_of(corpus / POOL_FOLDER / "real", pool_size)
 
     def features(paths, label):
@@ -85,7 +86,7 @@ def measure_family(run: dict, runs: list, corpus: Path, logo: Path, ks, per_fold
     before = {family: auc(model.head, reals, fakes) for family, fakes in test_sets.items()}
     result = {"family": run["family"], "n_test_fakes": len(test_fakes), "n_pool": len(pool),
               "before": before, "k": {}}
-    for k in ks:
+    for k in (k for k in ks if k <= n_adapt):
         started = time.perf_counter()
         adapted, adapted_card, _ = adapt_model(model, card, replay, adapt_fakes[:k], own_reals[:k],
                                                settings=settings, log=lambda message: None)
@@ -104,14 +105,19 @@ def table(results, ks) -> str:
              " | worst change on another family (k = " + ", ".join(map(str, ks)) + ") | seconds at k = "
              f"{max(ks)} |", "|---|---|" + "---|" * len(ks) + "---|---|"]
     for result in results:
-        family = result["family"]
-        cells = [f"{result['k'][str(k)]['after'][family]:.3f}" for k in ks]
-        changes = ", ".join(f"{result['k'][str(k)]['worst_other_change']:+.3f}" for k in ks)
+        family, measured = result["family"], result["k"]
+        cells = [f"{measured[str(k)]['after'][family]:.3f}" if str(k) in measured else "-" for k in ks]
+        changes = ", ".join(f"{measured[str(k)]['worst_other_change']:+.3f}" if str(k) in measured else "-"
+                            for k in ks)
+        seconds = f"{measured[str(max(ks))]['seconds']:.0f}" if str(max(ks)) in measured else "-"
         lines.append(f"| {family} | {result['before'][family]:.3f} | " + " | ".join(cells) +
-                     f" | {changes} | {result['k'][str(max(ks))]['seconds']:.0f} |")
-    means = [sum(result["k"][str(k)]["after"][result["family"]] for result in results) / len(results) for k in ks]
+                     f" | {changes} | {seconds} |")
+    means = []
+    for k in ks:
+        afters = [result["k"][str(k)]["after"][result["family"]] for result in results if str(k) in result["k"]]
+        means.append(f"**{sum(afters) / len(afters):.3f}** ({len(afters)})" if afters else "-")
     before = sum(result["before"][result["family"]] for result in results) / len(results)
-    lines.append(f"| **mean** | {before:.3f} | " + " | ".join(f"**{mean:.3f}**" for mean in means) + " | | |")
+    lines.append(f"| **mean** (families) | {before:.3f} | " + " | ".join(means) + " | | |")
     return "\n".join(lines)
 
 
@@ -122,7 +128,8 @@ def plot(results, ks, path: Path) -> None:
     figure, axis = plt.subplots(figsize=(6.4, 4.2), dpi=120)
     for result in results:
         family = result["family"]
-        axis.plot([0] + list(ks), [result["before"][family]] + [result["k"][str(k)]["after"][family] for k in ks],
+        measured = [k for k in ks if str(k) in result["k"]]
+        axis.plot([0] + measured, [result["before"][family]] + [result["k"][str(k)]["after"][family] for k in measured],
                   marker="o", label=family)
     axis.set_xscale("symlog", linthresh=8)
     axis.set_xticks([0] + list(ks), ["0"] + [str(k) for k in ks])
@@ -150,7 +157,8 @@ def main() -> int:
     parser.add_argument("--plot", default=None, help="where to draw k against ROC-AUC (PNG)")
     parser.add_argument("--anchor", type=float, default=AdaptSettings.anchor, help="L2-SP pull (adaptation.py)")
     parser.add_argument("--steps", type=int, default=AdaptSettings.steps)
-    parser.add_argument("--preserve", type=float, default=AdaptSettings.preserve)
+    parser.add_argument("--preserve", type=float, default=AdaptSettings.preserve,
+                        help="weight holding the replay logits to the base head's (0: labels alone)")
     parser.add_argument("--new-per-step", type=int, default=AdaptSettings.new_per_step)
     parser.add_argument("--replay-per-step", type=int, default=AdaptSettings.replay_per_step)
     args = parser.parse_args()

@@ -52,6 +52,7 @@ def test_int8_export_is_smaller_keeps_the_card_and_ranks_alike(shipped_onnx, var
     assert np.corrcoef(exact, quantised)[0, 1] > 0.8
 
 
+@pytest.mark.slow
 def test_onnx_file_carries_the_model_card(shipped_onnx):
     onnx_detector = load_detector(shipped_onnx, backend="onnx")
     assert onnx_detector.card == load_detector(DEFAULT_WEIGHTS, "cpu").card
@@ -76,6 +77,7 @@ def test_predict_cli_with_onnx_backend_matches_torch(trained_checkpoint, varied_
         assert row["label"] == onnx_rows[path]["label"]
 
 
+@pytest.mark.slow
 def test_onnx_backend_refuses_what_it_cannot_run(tmp_path, varied_images):
     result = run_script("predict.py", "--image_path", str(varied_images), "--backend", "onnx")
     assert result.returncode == 2 and "export this checkpoint first" in result.stderr

@@ -49,6 +49,7 @@ def test_shipped_weights_match_the_model_card_on_held_out_images():
     assert auc == pytest.approx(0.9817, abs=0.002)
 
 
+@pytest.mark.slow  # each console script started as its own process
 def test_the_installed_commands_run_outside_the_repository(tmp_path):
     """README's commands install the project itself: its console scripts and `python -m deepfake.X` work from
     any folder, not only from the repository's root."""

@@ -5,6 +5,7 @@ threshold and how it was chosen, training data summary, validation metrics, pack
 prediction needs no flags. The resumable training state (`last.pt`) is a torch file loaded with
 `weights_only=True`, which refuses pickled code.
 """
+import hashlib
 import io
 import json
 import os
@@ -79,6 +80,15 @@ def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def file_sha256(path: Union[str, Path]) -> str:
+    """The SHA-256 of a file's bytes, read in 1-MiB blocks: what a checkpoint or a packaged weight file is named by."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def atomic_write_bytes(path: Union[str, Path], payload: bytes) -> None:

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save
 from torch.utils.data import DataLoader
 
-from ..checkpoint import ModelCard, atomic_write_bytes, load_model, save_model
+from ..checkpoint import ModelCard, atomic_write_bytes, file_sha256, load_model, save_model
 from ..data.datasets import ImagePathDataset, collate_skipping_failures, discover_roots, split_roots, worker_count
 from ..data.transforms import EvalTransform
 from ..errors import DeepfakeError
@@ -317,12 +317,10 @@ def write_replay(weights: Path, folders: Sequence[str], fallback: Optional[Path]
     return replay, stored
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def save_adapted(out: Path, model: nn.Module, card: ModelCard, replay: Replay) -> None:
+    """The adapted checkpoint, and beside it the replay set its own next adaptation starts from."""
+    save_model(out, model, card)
+    replay.save(replay_path(out))
 
 
 def adapt_checkpoint(weights: Path, fake_paths: Sequence[Path], real_paths: Sequence[Path], out: Path,
@@ -348,7 +346,5 @@ def adapt_checkpoint(weights: Path, fake_paths: Sequence[Path], real_paths: Sequ
         log(f"replay set written to {stored}")
     adapted, adapted_card, next_replay = adapt_model(model, card, replay, fake_paths, real_paths,
                                                      file_sha256(weights), settings, show_progress, log)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_model(out, adapted, adapted_card)
-    next_replay.save(replay_path(out))
+    save_adapted(out, adapted, adapted_card, next_replay)
     return out, adapted_card

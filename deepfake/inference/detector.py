@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from ..checkpoint import ModelCard, load_model, save_model
+from ..checkpoint import ModelCard, load_model
 from ..data.datasets import (
     ImagePathDataset,
     collate_skipping_failures,
@@ -249,7 +249,8 @@ class Detector:
         only the head learns, replaying the base model's training features (inference/adaptation.py). `replay`: an
         adaptation.Replay, else the replay file beside this detector's weights. With `out`, the adapted
         checkpoint and its replay set are also written there."""
-        from .adaptation import AdaptSettings, Replay, adapt_model, file_sha256, replay_path
+        from ..checkpoint import file_sha256
+        from .adaptation import AdaptSettings, Replay, adapt_model, replay_path, save_adapted
         if replay is None:
             stored = replay_path(self.weights) if self.weights else None
             if stored is None or not stored.is_file():
@@ -260,8 +261,7 @@ class Detector:
                                                file_sha256(self.weights) if self.weights else "",
                                                settings or AdaptSettings(), show_progress, log)
         if out is not None:
-            save_model(out, model, card)
-            next_replay.save(replay_path(out))
+            save_adapted(Path(out), model, card, next_replay)
         return Detector(model, card, self.device, self.amp, self.evidence_mode, self.trust_anchors,
                         weights=out)
 

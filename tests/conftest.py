@@ -43,9 +43,11 @@ def labelled_folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_checkpoint(tmp_path_factory, labelled_folder) -> Path:
-    """A tiny model trained through the real train.py CLI, shared by the tests that need a checkpoint."""
+    """A tiny model trained through the real train.py CLI, shared by the tests that need a checkpoint.
+
+    In a process of its own: whichever test first asks for it may have patched this one (argparse, say)."""
     out = tmp_path_factory.mktemp("run")
-    result = run_script("train.py", "--data", str(labelled_folder), "--arch", "artifact_cnn_tiny", "--epochs", "4",
+    result = run_process("train.py", "--data", str(labelled_folder), "--arch", "artifact_cnn_tiny", "--epochs", "4",
                         "--img-size", "32", "--batch-size", "8", "--lr", "0.01", "--workers", "0", "--out", str(out))
     assert result.returncode == 0, result.stderr
     return out / "best.safetensors"

@@ -319,11 +319,14 @@ def test_train_with_only_data_trains_the_shipped_recipe(monkeypatch, tmp_path):
     config = configs.pop()
     recipe = re.search(r"RECIPE=\((.*?)\)", (Path(cli.__file__).parents[1] / "tools" / "recipe.sh").read_text(),
                        re.S).group(1).split()
-    flags = dict(zip(recipe[::2], recipe[1::2]))
+    # A flag followed by another flag (or by nothing) is a switch, such as --balance-sets.
+    flags = {token: (recipe[i + 1] if i + 1 < len(recipe) and not recipe[i + 1].startswith("--") else True)
+             for i, token in enumerate(recipe) if token.startswith("--")}
     assert config.arch == flags["--arch"] == load_model(DEFAULT_WEIGHTS)[1].arch
     assert (config.resize, config.img_size) == (int(flags["--resize"]), int(flags["--img-size"]))
     assert (config.lr, config.weight_decay) == (float(flags["--lr"]), float(flags["--weight-decay"]))
-    assert config.relight_probability == float(flags["--relight-probability"]) and config.balance_sets
+    assert config.relight_probability == float(flags["--relight-probability"])
+    assert config.balance_sets and flags["--balance-sets"] is True
     # Another architecture takes the plain defaults; a flag given wins over the recipe.
     assert cli.train_main(["--data", str(tmp_path), "--arch", "artifact_cnn_tiny"]) == 0
     plain = configs.pop()

@@ -253,6 +253,20 @@ def test_the_shipped_manifest_is_valid_and_names_every_family():
     assert 0 < manifest.pool_fraction < 0.5
 
 
+def test_the_model_cards_data_table_describes_every_folder_the_shipped_model_trained_on(capsys):
+    """tools/card_tables.py: the checkpoint's own record of each folder, joined with what the manifest says of it."""
+    from conftest import load_tool
+    from deepfake.checkpoint import load_model
+    from deepfake.inference.detector import DEFAULT_WEIGHTS
+    load_tool("card_tables").data(DEFAULT_WEIGHTS)
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
+    recorded = load_model(DEFAULT_WEIGHTS)[1].training["data"]
+    assert [row[0].strip("| `") for row in rows[:-1]] == [entry["name"] for entry in recorded]
+    assert not any("not in the manifest" in row[2] for row in rows)
+    total_train = sum(entry["n_train"] for entry in recorded)
+    assert rows[-1][-2] == f"**{total_train:,}**"
+
+
 @pytest.mark.parametrize("change, message", [
     ('class = "fake"', "class must be real or fake"),
     ('commit = "abc"', "commit must be a full 40-digit hash"),

@@ -1,6 +1,9 @@
 """The model card's tables, in Markdown, from the JSON files that the measuring scripts write.
 
-    python tools/card_tables.py [--card runs/card] [--xdomain runs/card]
+    python tools/card_tables.py [--card runs/card] [--xdomain runs/card] [--weights weights/deepfake_cnn.safetensors]
+
+The data table joins what the checkpoint recorded of each training folder (its images, split) with what the
+corpus manifest (data/sources.toml) says of it (class, family, generator or cameras, licence).
 
 Reads what `tools/model_card_figures.sh` (OUT/<set>.json, OUT/<set>.meso.json), `tools/cross_domain.sh`
 (xdomain_<set>.json) and `tools/reals_only.sh` (reals_only_<set>.json) wrote; a missing file prints as
@@ -8,7 +11,12 @@ Reads what `tools/model_card_figures.sh` (OUT/<set>.json, OUT/<set>.meso.json), 
 """
 import argparse
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from deepfake.data.corpus_manifest import load_manifest  # noqa: E402
 
 SETS = ("faces-stylegan", "diffusion-coco", "faceswap-frames", "dfdc-faces")
 CONDITIONS = ("jpeg_q95", "jpeg_q75", "jpeg_q50", "downscale_0.5x", "gaussian_blur_sigma1", "center_crop_0.8")
@@ -25,6 +33,26 @@ def metrics_row(name: str, report) -> str:
     return (f"| {name} | {report['roc_auc']:.3f} | {report['average_precision']:.3f} | {report['accuracy']:.3f} | "
             f"{report['precision']:.3f} | {report['recall']:.3f} | {report['f1']:.3f} | "
             f"{report['expected_calibration_error']:.3f} | [[{tn}, {fp}], [{fn}, {tp}]] |")
+
+
+def data(weights: Path) -> None:
+    from deepfake.checkpoint import load_model
+    _, card = load_model(weights)
+    manifest = load_manifest()
+    described = {source.name: (source.label, source.family, source.made_by, source.licence)
+                 for source in manifest.sources}
+    described.update({shared.name: ("both", shared.family, f"{shared.made_by}; reals: {shared.reals}", shared.licence)
+                      for shared in manifest.shared})
+    print("| folder | class | family | made by | licence | real | fake | train | validation |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    totals = [0, 0, 0, 0]
+    for entry in card.training["data"]:
+        label, family, made_by, licence = described.get(entry["name"], ("", "not in the manifest", "", ""))
+        counts = [entry["n_real"], entry["n_fake"], entry["n_train"], entry["n_val"]]
+        totals = [total + count for total, count in zip(totals, counts)]
+        print(f"| `{entry['name']}` | {label} | {family} | {made_by} | {licence} | "
+              + " | ".join(f"{count:,}" for count in counts) + " |")
+    print("| **all** | | | | | " + " | ".join(f"**{count:,}**" for count in totals) + " |")
 
 
 def in_distribution(card: Path) -> None:
@@ -60,7 +88,7 @@ def mesonet(card: Path) -> None:
     print("| ROC-AUC (validation split) | " + " | ".join(SETS) + " |")
     print("|---|" + "---|" * len(SETS))
     ours = [read(card / f"{name}.json") for name in SETS]
-    print("| **shipped v2** | " + " | ".join(f"**{r['roc_auc']:.3f}**" if r else "-" for r in ours) + " |")
+    print("| **shipped** | " + " | ".join(f"**{r['roc_auc']:.3f}**" if r else "-" for r in ours) + " |")
     meso = {name: read(card / f"{name}.meso.json") for name in SETS}
     checkpoints = next((m for m in meso.values() if m), None)
     for index, entry in enumerate(checkpoints or []):
@@ -80,9 +108,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--card", default="runs/card")
     parser.add_argument("--xdomain", default="runs/card")
+    parser.add_argument("--weights", default="weights/deepfake_cnn.safetensors")
     args = parser.parse_args()
     card, xdomain = Path(args.card), Path(args.xdomain)
-    for title, table in (("In distribution", lambda: in_distribution(card)), ("Robustness", lambda: robustness(card)),
+    for title, table in (("Data", lambda: data(Path(args.weights))),("In distribution", lambda: in_distribution(card)), ("Robustness", lambda: robustness(card)),
                          ("MesoNet", lambda: mesonet(card)),
                          ("Leave one set out", lambda: held_out(xdomain, "xdomain", "held out (all its images)")),
                          ("Reals only", lambda: held_out(xdomain, "reals_only", "set (validation split)"))):

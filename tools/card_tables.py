@@ -111,7 +111,8 @@ def main() -> None:
     parser.add_argument("--weights", default="weights/deepfake_cnn.safetensors")
     args = parser.parse_args()
     card, xdomain = Path(args.card), Path(args.xdomain)
-    for title, table in (("Data", lambda: data(Path(args.weights))),("In distribution", lambda: in_distribution(card)), ("Robustness", lambda: robustness(card)),
+    for title, table in (("Data", lambda: data(Path(args.weights))),
+                         ("In distribution", lambda: in_distribution(card)), ("Robustness", lambda: robustness(card)),
                          ("MesoNet", lambda: mesonet(card)),
                          ("Leave one set out", lambda: held_out(xdomain, "xdomain", "held out (all its images)")),
                          ("Reals only", lambda: held_out(xdomain, "reals_only", "set (validation split)"))):

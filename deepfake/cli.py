@@ -86,7 +86,7 @@ def get_train_parser() -> argparse.ArgumentParser:
     from .synthesis.methods import METHODS
     from .training.recipes import PLAIN_DEFAULTS, SHIPPED_ARCH, describe_recipe
     parser = argparse.ArgumentParser(description="Train a deepfake detector on real/ and fake/ image folders. "
-                                                 "With no flags but --data it trains what ships.")
+                                                 "With no flags but --data it trains with the shipped recipe.")
     # Each flag's dest is its TrainConfig field's name: train_main builds the config by name.
     parser.add_argument("--data", nargs="+", default=[DEFAULT_DATA], dest="data_dirs",
                         help="one or more folders, each with real/ and fake/ (or 0_real/ and 1_fake/) below it")
@@ -110,6 +110,10 @@ def get_train_parser() -> argparse.ArgumentParser:
                         help="fused architectures: start the CNN branch from this checkpoint's convolutions "
                              "(e.g. weights/deepfake_cnn.safetensors); with --model-kwargs train_cnn=false "
                              "--trainable-blocks 0 only the fused head trains: a stacked ensemble")
+    parser.add_argument("--init-from", metavar="W", default=None,
+                        help="start every weight from this trained checkpoint of the same --arch, head included, "
+                             "and fine-tune it on --data (e.g. weights/deepfake_cnn.safetensors on new "
+                             "generators); the optimiser and learning-rate schedule start afresh, unlike --resume")
     parser.add_argument("--epochs", type=int, default=10)
     loader_arguments(parser)
     recipe = "the architecture's recipe, else %s"
@@ -596,6 +600,10 @@ def load_model_main(argv: Optional[List[str]] = None) -> int:
               f"split by {training.get('split_by')}"
               + (f", {training['train_fraction']} of the training side used" if training.get("train_fraction", 1) < 1
                  else ""))
+    started = training.get("initialised_from")
+    if started:  # --init-from: the model also carries what that checkpoint learnt
+        print(f"started from    {started['weights']} ({started['arch']}), trained on "
+              + ", ".join(entry["name"] for entry in started.get("data") or []))
     metrics = description["validation_metrics"]
     if metrics:
         shown = ", ".join(f"{key} {metrics[key]:.4f}" for key in

@@ -122,6 +122,7 @@ def test_the_shipped_weights_come_with_their_replay_set():
     from deepfake import DEFAULT_WEIGHTS
     from deepfake.models.base import frozen_weights_digest
     replay = Replay.load(replay_path(DEFAULT_WEIGHTS))
-    assert replay.data == ["faces-stylegan", "diffusion-coco", "faceswap-frames", "dfdc-faces"]
+    card = load_model(DEFAULT_WEIGHTS)[1]
+    assert replay.data == [entry["name"] for entry in card.training["data"]]  # every folder it trained on
     assert len(replay.train.crops) >= 500 and set(replay.train.labels.tolist()) == {0.0, 1.0}
     assert replay.embedding == frozen_weights_digest(load_model(DEFAULT_WEIGHTS)[0])  # made by this very network

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 import numpy as np
+import torch
 from sklearn.metrics import roc_auc_score
 
 from conftest import ROOT, make_labelled_folder, run_script, synthetic_image
@@ -29,6 +30,31 @@ def test_train_writes_checkpoint_state_and_log(trained_checkpoint):
     assert trained_checkpoint.is_file() and (run_dir / "last.pt").is_file()
     log_lines = (run_dir / "log.csv").read_text().splitlines()
     assert log_lines[0].startswith("epoch,train_loss,val_roc_auc") and len(log_lines) == 5
+
+
+def test_init_from_fine_tunes_a_trained_detector(trained_checkpoint, labelled_folder, tmp_path):
+    """--init-from starts every weight, head included, from the checkpoint; the card says where it came from."""
+    args = ["--data", str(labelled_folder), "--img-size", "32", "--batch-size", "8", "--workers", "0",
+            "--epochs", "1", "--lr", "1e-12", "--weight-decay", "0"]
+    result = run_script("train.py", *args, "--arch", "artifact_cnn_tiny", "--init-from", str(trained_checkpoint),
+                        "--out", str(tmp_path / "tuned"))
+    assert result.returncode == 0, result.stderr
+    tuned, card = load_model(tmp_path / "tuned" / "best.safetensors")
+    source, source_card = load_model(trained_checkpoint)
+    for (name, after), before in zip(tuned.named_parameters(), source.parameters()):
+        assert torch.allclose(after, before, atol=1e-6), name  # a step of lr 1e-12 moves nothing
+    assert card.training["initialised_from"]["weights"] == str(trained_checkpoint)
+    assert card.training["initialised_from"]["data"] == source_card.training["data"]
+    assert card.training["initialised_from"]["split"] == {name: source_card.training[name]
+                                                          for name in ("seed", "val_fraction", "split_by")}
+    described = run_script("load_model.py", "--weights", str(tmp_path / "tuned" / "best.safetensors"))
+    assert f"started from    {trained_checkpoint} (artifact_cnn_tiny), trained on " in described.stdout
+    other = run_script("train.py", *args, "--arch", "artifact_cnn", "--init-from", str(trained_checkpoint),
+                       "--out", str(tmp_path / "other"))
+    assert_one_line_error(other, str(trained_checkpoint), "--arch artifact_cnn", "artifact_cnn_tiny")
+    both = run_script("train.py", *args, "--arch", "artifact_cnn_tiny", "--init-from", str(trained_checkpoint),
+                      "--init-cnn", str(trained_checkpoint), "--out", str(tmp_path / "both"))
+    assert_one_line_error(both, "pass one of them")
 
 
 @pytest.mark.slow

@@ -259,12 +259,32 @@ def test_the_model_cards_data_table_describes_every_folder_the_shipped_model_tra
     from deepfake.checkpoint import load_model
     from deepfake.inference.detector import DEFAULT_WEIGHTS
     load_tool("card_tables").data(DEFAULT_WEIGHTS)
-    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
-    recorded = load_model(DEFAULT_WEIGHTS)[1].training["data"]
+    lines = capsys.readouterr().out.splitlines()
+    total = next(i for i, line in enumerate(lines) if line.startswith("| **all**"))
+    rows = [line.split(" | ") for line in lines[2:total + 1]]
+    card = load_model(DEFAULT_WEIGHTS)[1]
+    recorded = card.training["data"]
     assert [row[0].strip("| `") for row in rows[:-1]] == [entry["name"] for entry in recorded]
+    if "initialised_from" in card.training:  # what the model it started from trained on, split alike
+        assert "split differently" not in lines[-1] and "same files" in lines[-1], lines[-1]
     assert not any("not in the manifest" in row[2] for row in rows)
     total_train = sum(entry["n_train"] for entry in recorded)
     assert rows[-1][-2] == f"**{total_train:,}**"
+
+
+def test_a_model_started_from_another_says_whether_their_splits_agree():
+    from conftest import load_tool
+    note = load_tool("card_tables").started_from_note
+    entry = {"name": "faces", "file_list_sha256": "a", "n_train": 8, "n_val": 2}
+    split = {"seed": 0, "val_fraction": 0.2, "split_by": "source"}
+    started = {"weights": "v2.safetensors", "arch": "mobilenet_v2", "data": [entry], "split": split}
+    training = dict(split, data=[dict(entry), {"name": "sdxl", "file_list_sha256": "b", "n_train": 4, "n_val": 1}])
+    same = note(started, training)
+    assert "`faces`" in same and "split alike" in same
+    assert "split differently in the two runs: faces" in note(started, dict(training, data=[dict(entry, n_val=3)]))
+    assert "split differently in the two runs: faces" in note(started, dict(training, seed=1))
+    unrecorded = {name: value for name, value in started.items() if name != "split"}
+    assert "split settings are not in this record" in note(unrecorded, training)
 
 
 @pytest.mark.parametrize("change, message", [

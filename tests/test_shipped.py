@@ -40,13 +40,13 @@ def test_ci_runs_exactly_the_readme_commands():
 @pytest.mark.slow
 @requires_shared_data
 def test_shipped_weights_match_the_model_card_on_held_out_images():
-    # The validation split of diffusion-coco, which training held out: the model card states ROC-AUC 0.982.
+    # The validation split of diffusion-coco, which training held out: the model card states ROC-AUC 0.926.
     # Scoring is deterministic, so a drift here means the weights, the preprocessing or the split changed.
     result = run_script("evaluate.py", "--data", str(SHARED_DATASETS / "diffusion-coco"), "--split", "val")
     assert result.returncode == 0, result.stderr
     assert "120 real, 120 fake" in result.stdout
     auc = float(re.search(r"roc_auc\s+([0-9.]+)", result.stdout).group(1))
-    assert auc == pytest.approx(0.9817, abs=0.002)
+    assert auc == pytest.approx(0.9256, abs=0.002)
 
 
 @pytest.mark.slow  # each console script started as its own process

@@ -53,6 +53,35 @@ def data(weights: Path) -> None:
         print(f"| `{entry['name']}` | {label} | {family} | {made_by} | {licence} | "
               + " | ".join(f"{count:,}" for count in counts) + " |")
     print("| **all** | | | | | " + " | ".join(f"**{count:,}**" for count in totals) + " |")
+    started = card.training.get("initialised_from")
+    if started:  # --init-from: the model also carries what the checkpoint it started from was trained on
+        print()
+        print(started_from_note(started, card.training))
+
+
+def started_from_note(started: dict, training: dict) -> str:
+    """What the checkpoint a run started from (--init-from) trained on, and whether each folder both runs used
+    was split alike: the same files, train/validation counts and, where the start recorded them, split settings.
+    If not, an image one run validated on may have trained the other."""
+    own = {entry["name"]: entry for entry in training["data"]}
+    earlier = started.get("data") or []
+    counts = ("file_list_sha256", "n_train", "n_val")
+    different = [entry["name"] for entry in earlier
+                 if entry["name"] in own and any(entry.get(key) != own[entry["name"]].get(key) for key in counts)]
+    settings = started.get("split")
+    if settings and any(settings[name] != training.get(name) for name in settings):
+        different = [entry["name"] for entry in earlier if entry["name"] in own]
+    names = ", ".join(f"`{entry['name']}`" for entry in earlier)
+    if different:
+        verdict = (f"split differently in the two runs: {', '.join(different)}; its validation figures may count "
+                   "images the first run trained on")
+    elif settings:
+        verdict = ("each folder the two runs share was split alike (same files, counts, seed, validation fraction "
+                   "and grouping), so no validation image trained either")
+    else:
+        verdict = ("each folder the two runs share has the same files and train/validation counts in both (the "
+                   "first run's split settings are not in this record; its own card has them)")
+    return f"Started from `{started['weights']}` ({started['arch']}), trained on {names}: {verdict}."
 
 
 def in_distribution(card: Path) -> None:

@@ -1,4 +1,4 @@
-# The detector-v2 recipe, sourced by the scripts that train it (train_shipped.sh, train_v3.sh, cross_domain.sh,
+# The detector-v2 recipe, sourced by the scripts that train it (train_shipped.sh, cross_domain.sh,
 # reals_only.sh):
 # MobileNetV2 from its wheel fine-tuned whole at its native 224 px (docs/experiments.md, issue 23's table) and
 # an equal share of each set per epoch. No pseudo-fakes: self-blended ones cost in distribution and across

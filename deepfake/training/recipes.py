@@ -1,5 +1,5 @@
 """What train.py uses for a flag the user did not give, by architecture: the recipe its weights were trained
-with. `python train.py --data DIR` trains what ships (weights/MODEL_CARD.md, tools/recipe.sh); another
+with. `python train.py --data DIR` trains with the shipped recipe (weights/MODEL_CARD.md, tools/recipe.sh); another
 --arch takes the plain defaults, and any flag given on the command line wins over both."""
 from typing import Dict
 

@@ -101,6 +101,7 @@ class TrainConfig:
     layer_decay: float = 1.0  # pretrained backbones: each stage below the head learns at this factor of the next
     feature_rounds: int = 4  # frozen backbones: augmented views cached per training image (epoch e uses e % R)
     init_cnn: Optional[str] = None  # fused models: start the artifact branch from this checkpoint's CNN
+    init_from: Optional[str] = None  # start every weight from this checkpoint of the same model (fine-tune it)
     pseudo_fakes: Sequence[str] = ()  # synthesis.METHODS made from the training reals (and validation's if reals_only)
     reals_only: bool = False  # drop the sets' fakes: train and validate on reals and their pseudo-fakes alone
     pseudo_fake_cache: Optional[str] = None  # default OUT/pseudo_fakes; share it between runs to make each once
@@ -128,6 +129,8 @@ class TrainConfig:
             raise DeepfakeError(f"--weight-decay must be at least 0, not {self.weight_decay}")
         if not 0 < self.val_fraction < 1:
             raise DeepfakeError(f"--val-fraction must be between 0 and 1, not {self.val_fraction}")
+        if self.init_from and self.init_cnn:
+            raise DeepfakeError("--init-from starts the whole model, --init-cnn its CNN branch: pass one of them")
         check_train_fraction(self.train_fraction)
         if self.mixup_alpha < 0:
             raise DeepfakeError(f"--mixup must be 0 (off) or positive, not {self.mixup_alpha}")
@@ -319,6 +322,7 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
     model_kwargs = with_input_size(config.arch, config.model_kwargs, config.img_size)
     model = create_model(config.arch, **model_kwargs)
     initialised_from = initialise_cnn_branch(model, config.init_cnn) if config.init_cnn else None
+    started_from = initialise_model(model, config.arch, config.init_from) if config.init_from else None
     model = model.to(device, memory_format=torch.channels_last)
     # With everything but the head frozen, the head trains on features computed once (feature_cache.py).
     head_only = trains_head_only(model)
@@ -347,7 +351,7 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         torch_version=str(torch.__version__),
         trainable_parameters=sum(p.numel() for group in groups for p in group["params"]),
         format_chain=format_chain.to_dict() if format_chain else None, pseudo_fakes=prepared.pseudo_fakes,
-        cnn_initialised_from=initialised_from)
+        cnn_initialised_from=initialised_from, initialised_from=started_from)
     cache = None
     if head_only:
         cache = FeatureCache(out_dir / FEATURE_CACHE, model, {
@@ -495,7 +499,33 @@ def initialise_cnn_branch(model: torch.nn.Module, weights: str) -> Dict:
     except RuntimeError as error:
         raise DeepfakeError(f"{weights}: its {card.arch} does not fit the fused model's CNN branch "
                             f"({str(error).splitlines()[0]}); pass --model-kwargs cnn={card.arch}") from None
+    return start_record(weights, card)
+
+
+SPLIT_SETTINGS = ("seed", "val_fraction", "split_by")  # with a folder's files, they decide its split
+
+
+def initialise_model(model: torch.nn.Module, arch: str, weights: str) -> Dict:
+    """Copy every weight of a trained checkpoint of the same architecture into the new model, head included:
+    the run fine-tunes that detector on its --data (the optimiser and schedule start afresh, unlike --resume).
+    Returns what the new checkpoint records of it, its training data included, so that the card can say what
+    the model has seen in all."""
+    source, card = load_model(weights)
+    if card.arch != arch:
+        raise DeepfakeError(f"{weights}: --init-from needs a checkpoint of --arch {arch}, and this one is {card.arch}")
+    try:
+        model.load_state_dict(source.state_dict())
+    except RuntimeError as error:
+        raise DeepfakeError(f"{weights}: its weights do not fit this {arch} ({str(error).splitlines()[0]}); "
+                            f"pass the --model-kwargs it was trained with") from None
+    return start_record(weights, card)
+
+
+def start_record(weights: str, card) -> Dict:
+    """What a checkpoint records of the one it started from: its data, and how that data was split (so that
+    a card can check that no image one run validated on trained the other), and its preprocessing."""
     return {"weights": str(weights), "arch": card.arch, "data": card.training.get("data"),
+            "split": {name: card.training.get(name) for name in SPLIT_SETTINGS},
             "preprocessing": card.preprocessing.to_dict()}
 
 

@@ -65,12 +65,11 @@ def started_from_note(started: dict, training: dict) -> str:
     If not, an image one run validated on may have trained the other."""
     own = {entry["name"]: entry for entry in training["data"]}
     earlier = started.get("data") or []
-    counts = ("file_list_sha256", "n_train", "n_val")
-    different = [entry["name"] for entry in earlier
-                 if entry["name"] in own and any(entry.get(key) != own[entry["name"]].get(key) for key in counts)]
     settings = started.get("split")
-    if settings and any(settings[name] != training.get(name) for name in settings):
-        different = [entry["name"] for entry in earlier if entry["name"] in own]
+    settings_differ = bool(settings) and any(settings[name] != training.get(name) for name in settings)
+    counts = ("file_list_sha256", "n_train", "n_val")
+    different = [entry["name"] for entry in earlier if entry["name"] in own and
+                 (settings_differ or any(entry.get(key) != own[entry["name"]].get(key) for key in counts))]
     names = ", ".join(f"`{entry['name']}`" for entry in earlier)
     if different:
         verdict = (f"split differently in the two runs: {', '.join(different)}; its validation figures may count "

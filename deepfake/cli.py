@@ -104,11 +104,12 @@ def get_train_parser() -> argparse.ArgumentParser:
                         help="pretrained backbones: each stage learns at D times the rate of the stage above it, "
                              "the head at --lr (e.g. 0.75; default 1: one rate)")
     parser.add_argument("--feature-rounds", type=int, default=4, metavar="R",
-                        help="frozen backbones: augmented views cached per training image; epoch e trains on "
-                             "view e %% R (default %(default)s)")
+                        help="frozen backbones: augmented views cached per training image drawn (under "
+                             "--epoch-size, only the images drawn); epoch e trains on view e %% R "
+                             "(default %(default)s)")
     parser.add_argument("--init-cnn", metavar="W", default=None,
-                        help="fused architectures: start the CNN branch from this checkpoint's convolutions "
-                             "(e.g. weights/deepfake_cnn.safetensors); with --model-kwargs train_cnn=false "
+                        help="fused architectures: start the CNN branch from this checkpoint's features "
+                             "(e.g. weights/deepfake_cnn.safetensors with --model-kwargs cnn=mobilenet_v2); with --model-kwargs train_cnn=false "
                              "--trainable-blocks 0 only the fused head trains: a stacked ensemble")
     parser.add_argument("--init-from", metavar="W", default=None,
                         help="start every weight from this trained checkpoint of the same --arch, head included, "

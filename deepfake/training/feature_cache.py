@@ -1,12 +1,14 @@
 """Frozen-backbone training: features computed once per image and augmentation round, then a head trained on them.
 
 When only a model's head trains, the backbone's output for an augmented view never changes, so it is computed
-once and kept: round r holds every training image seen under the augmentation that epoch r would have drawn
-(the same seed), validation holds every evaluation crop. Epoch e trains on round e % rounds, so a head trains
-in seconds per epoch after the first pass. Files are written atomically under a key made of everything the
-features depend on, down to a digest of the frozen weights, so a resumed or repeated run reuses them and a
-changed one never reads stale features. Under torchrun, rank 0 computes the training rounds and the others
-read them; each rank scores its own slice of validation, as in image training.
+once and kept: round r holds the training images that the epochs using it draw (epoch e uses round e % rounds),
+each under the augmentation that epoch r would have drawn (the same seed); validation holds every evaluation
+crop. With every image drawn (the default), a round is the whole split and a head trains in seconds per epoch
+after the first pass; under --epoch-size a round holds only what its epochs draw, so a short run on a large
+corpus embeds the few thousand images it trains on, not all of them. Files are written atomically under a key
+made of everything the features depend on, down to a digest of the frozen weights, so a resumed or repeated
+run reuses them and a changed one never reads stale features. Under torchrun, rank 0 computes the training
+rounds and the others read them; each rank scores its own slice of validation, as in image training.
 """
 import hashlib
 import io
@@ -44,10 +46,12 @@ class FeatureSet:
     crops_per_image: Optional[List[int]] = None
 
     def training_batches(self, batch_sampler) -> Iterator[Batch]:
-        for positions in batch_sampler:
-            positions = torch.as_tensor(positions, dtype=torch.long)
-            yield Batch(self.features[positions], self.labels[positions],
-                        [self.indices[i] for i in positions.tolist()], [])
+        """The sampler's batches of dataset indices, as cached rows. An image that did not decode has no row and
+        is left out of its batch, as the image loader leaves it out (an empty batch is skipped by the engine)."""
+        row_of = {index: row for row, index in enumerate(self.indices)}
+        for indices in batch_sampler:
+            rows = torch.as_tensor([row_of[index] for index in indices if index in row_of], dtype=torch.long)
+            yield Batch(self.features[rows], self.labels[rows], [self.indices[row] for row in rows.tolist()], [])
 
     def evaluation_batches(self, images_per_batch: int) -> Iterator[Batch]:
         starts = torch.cumsum(torch.as_tensor([0] + self.crops_per_image), 0).tolist()
@@ -116,6 +120,10 @@ class FeatureCache:
         return FeatureSet.read(path)
 
 
-def subset_ids(set_ids: Optional[Sequence[int]], indices: Sequence[int]) -> Optional[List[int]]:
-    """The --data folder of each image that decoded, for balanced sampling over cached features."""
-    return None if set_ids is None else [set_ids[i] for i in indices]
+def round_name(round_number: int, items: Sequence[int], n_items: int) -> str:
+    """The cache file of a training round: named by its number when it holds the whole split, and by a digest of
+    its items too when it holds a draw, so that another --epoch-size or --epochs never reads it."""
+    if len(items) == n_items:
+        return f"train-round{round_number}"
+    digest = hashlib.sha256(json.dumps(list(items)).encode()).hexdigest()[:12]
+    return f"train-round{round_number}-{digest}"

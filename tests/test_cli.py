@@ -48,7 +48,7 @@ def test_init_from_fine_tunes_a_trained_detector(trained_checkpoint, labelled_fo
     assert card.training["initialised_from"]["split"] == {name: source_card.training[name]
                                                           for name in ("seed", "val_fraction", "split_by")}
     described = run_script("load_model.py", "--weights", str(tmp_path / "tuned" / "best.safetensors"))
-    assert f"started from    {trained_checkpoint} (artifact_cnn_tiny), trained on " in described.stdout
+    assert f"started from    the checkpoint then at {trained_checkpoint} (artifact_cnn_tiny), trained on " in described.stdout
     other = run_script("train.py", *args, "--arch", "artifact_cnn", "--init-from", str(trained_checkpoint),
                        "--out", str(tmp_path / "other"))
     assert_one_line_error(other, str(trained_checkpoint), "--arch artifact_cnn", "artifact_cnn_tiny")
@@ -159,7 +159,7 @@ def test_predict_folder_plain_and_json_skipping_a_corrupt_file(trained_checkpoin
     # The failed file has its record too, in its place, so a pipeline can tell "skipped" from "never seen".
     assert [r["path"].split("/")[-1] for r in records] == ["a_fake.png", "c_broken.jpg", "b_real.png"]
     failed = records.pop(1)
-    assert set(failed) == {"path", "error"} and failed["error"].startswith("corrupt or truncated")
+    assert set(failed) == {"path", "error"} and failed["error"] == "truncated image"  # said once, not nested
     assert all(set(r) == {"path", "label", "fake_probability", "decided_by", "evidence"} for r in records)
     assert all(r["evidence"] == [] and r["decided_by"] == "model" for r in records)  # no metadata, no say
     assert [r["label"] for r in records] == ["fake", "real"]
@@ -169,7 +169,7 @@ def test_predict_folder_plain_and_json_skipping_a_corrupt_file(trained_checkpoin
     assert as_csv.returncode == 1
     rows = list(csv.DictReader(open(tmp_path / "out.csv")))
     assert [row["path"].split("/")[-1] for row in rows] == ["a_fake.png", "c_broken.jpg", "b_real.png"]
-    assert rows[1]["error"].startswith("corrupt or truncated") and rows[1]["label"] == ""
+    assert rows[1]["error"] == "truncated image" and rows[1]["label"] == ""
     assert rows[0]["error"] == "" and rows[0]["label"] == "fake"
 
     plain = run_script("predict.py", "--image_path", str(folder / "a_fake.png"), "--weights", str(trained_checkpoint))
@@ -194,7 +194,7 @@ def test_load_model_describes_the_checkpoint(trained_checkpoint):
     ("predict.py", ["--image_path", "{tmp}/empty_dir"], ["empty_dir", "holds no images"]),
     # A large truncated JPEG fails its check at the smallest decoding scale, before the (absent) model loads.
     ("predict.py", ["--image_path", "{tmp}/truncated.jpg", "--weights", "{tmp}/absent.safetensors"],
-     ["truncated.jpg", "corrupt or truncated"]),
+     ["truncated.jpg", "truncated image"]),
     ("predict.py", ["--image_path", "{tmp}/ok.png", "--weights", "{tmp}/absent.safetensors"],
      ["absent.safetensors", "no such checkpoint"]),
     ("predict.py", ["--image_path", "{tmp}/ok.png", "--weights", "{tmp}/notes.txt"], ["notes.txt", "not a"]),
@@ -312,6 +312,12 @@ def test_per_video_metrics_score_each_sub_folder_once(trained_checkpoint, tmp_pa
     ("predict.py", ["--image_path", "{ok}", "--device", "cuda"], ["--device cuda", "no CUDA GPU", "--device cpu"]),
     ("predict.py", ["--image_path", "{ok}", "--threshold", "1.5"], ["--threshold", "between 0 and 1", "1.5"]),
     ("predict.py", ["--image_path", "{ok}", "--batch-size", "0"], ["--batch-size must be at least 1, not 0"]),
+    ("predict.py", ["--image_path", "{ok}", "--workers", "-1"], ["--workers must be at least 0", "not -1"]),
+    ("predict.py", ["--image_path", "{ok}", "--csv", "{tmp}"], ["--csv", "is a folder"]),
+    ("predict.py", ["--image_path", "{ok}", "--explain", "{ok}"], ["--explain", "is a file; give a folder"]),
+    ("predict.py", ["--image_path", "{ok}", "--csv", "{ok}/sub/out.csv"], ["--csv", "is a file, not a folder"]),
+    ("evaluate.py", ["--data", "{tmp}", "--json", "{ok}/m.json"], ["--json", "is a file, not a folder"]),
+    ("evaluate.py", ["--data", "{tmp}", "--plots", "{ok}"], ["--plots", "is a file; give a folder"]),
     ("evaluate.py", ["--data", "{tmp}", "--device", "cuda:0"], ["--device cuda:0", "no CUDA GPU"]),
     ("evaluate.py", ["--data", "{tmp}", "--threshold", "-0.1"], ["--threshold", "-0.1"]),
     ("evaluate.py", ["--data", "{tmp}", "--batch-size", "0"], ["--batch-size must be at least 1"]),

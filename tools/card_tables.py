@@ -80,7 +80,8 @@ def started_from_note(started: dict, training: dict) -> str:
     else:
         verdict = ("each folder the two runs share has the same files and train/validation counts in both (the "
                    "first run's split settings are not in this record; its own card has them)")
-    return f"Started from `{started['weights']}` ({started['arch']}), trained on {names}: {verdict}."
+    return (f"Started from the checkpoint then at `{started['weights']}` ({started['arch']}), trained on {names}: "
+            f"{verdict}.")
 
 
 def in_distribution(card: Path) -> None:

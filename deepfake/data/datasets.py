@@ -16,7 +16,18 @@ import torch
 from torch.utils.data import Dataset, default_collate, get_worker_info
 
 from ..errors import DeepfakeError
-from .images import IMAGE_EXTENSIONS, check_judgeable, load_rgb_image
+from .images import (
+    IMAGE_EXTENSIONS,
+    check_judgeable,
+    is_special_file,
+    load_rgb_image,
+    looks_like_image,
+    unreadable_reason,
+)
+
+# Below this many images of either class, training (on its validation split) and evaluation say the metrics,
+# calibration and threshold are noise.
+MIN_VALIDATION_PER_CLASS = 50
 
 CLASS_FOLDERS: Dict[str, int] = {"real": 0, "0_real": 0, "fake": 1, "1_fake": 1}
 CLASS_NAMES = ("real", "fake")  # index = label: 1 = fake, 0 = real, everywhere
@@ -55,8 +66,14 @@ def iter_media_files(root: Path, extensions: frozenset, on_error: Callable[[str]
         dirnames.sort()
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            if path.suffix.lower() in extensions:
-                yield path
+            suffix = path.suffix.lower()
+            # A file named without an extension is taken when its bytes are an image's (as a single path is).
+            if suffix not in extensions and (suffix or not (extensions & IMAGE_EXTENSIONS)):
+                continue
+            if is_special_file(path):  # reading a FIFO blocks until someone writes to it: never open one
+                on_error(f"{path}: {unreadable_reason(path)}")
+            elif suffix or looks_like_image(path):
+                yield path  # a broken link is yielded too: loading it reports it, counted with the failures
 
 
 def discover_labelled_images(root) -> List[LabelledImage]:

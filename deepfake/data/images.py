@@ -1,7 +1,10 @@
 """Decoding an image file into an RGB PIL image, or one DeepfakeError that names the file and the reason."""
 import base64
+import errno
 import io
 import math
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -37,8 +40,31 @@ def check_judgeable(image: Image.Image, path) -> Image.Image:
     return image
 
 
-def is_image_file(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS
+def is_special_file(path: Path) -> bool:
+    """A FIFO, socket or device: something that exists but is neither a regular file nor a folder."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def unreadable_reason(path: Path) -> str:
+    """Why `path` is no file to open (missing, a broken link, a symlink loop, a FIFO or device, which would
+    block or never end when read), or "" for a regular file or a folder."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "symlink loop (its links lead back to themselves and never reach a file)"
+        if os.path.islink(path):
+            return f"broken symlink (it points to {os.readlink(path)}, which does not exist)"
+        if error.errno == errno.EACCES:
+            return "permission denied"
+        return "no such file or folder"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return ""
+    return "not a regular file (a FIFO, socket or device); not read"
 
 
 def load_rgb_image(path, shorter_side: int = 0) -> Image.Image:
@@ -47,6 +73,9 @@ def load_rgb_image(path, shorter_side: int = 0) -> Image.Image:
     shorter_side: the side the caller will resize the image's shorter side to (0: it keeps every pixel); a
     large JPEG is then decoded at a reduced scale that keeps DRAFT_OVERSAMPLING times that."""
     path = Path(path)
+    problem = unreadable_reason(path)
+    if problem:
+        raise DeepfakeError(f"{path}: {'no such file' if problem.startswith('no such') else problem}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -75,7 +104,21 @@ def load_rgb_image(path, shorter_side: int = 0) -> Image.Image:
         raise DeepfakeError(f"{path}: {why_unidentified(path)}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         # PIL reports truncated and corrupt data as OSError/SyntaxError/ValueError depending on the codec.
-        raise DeepfakeError(f"{path}: corrupt or truncated image ({error})") from None
+        raise DeepfakeError(f"{path}: {corrupt_reason(error)}") from None
+    except Exception as error:  # noqa: BLE001 -- a crafted file is this file's error, never the run's
+        # A damaged EXIF block makes exif_transpose raise struct.error or TypeError as it rewrites the tags;
+        # a codec plug-in can raise other kinds. Whatever it is, it belongs to this file alone.
+        raise DeepfakeError(f"{path}: corrupt image ({type(error).__name__}: {error})") from None
+
+
+def corrupt_reason(error: Exception) -> str:
+    """One phrase for PIL's complaint, saying "truncated" once: PIL's own wording is "image file is truncated
+    (48 bytes not processed)"."""
+    message = str(error)
+    if "truncated" in message.lower():
+        detail = message[message.find("(") + 1:message.rfind(")")] if "(" in message else ""
+        return f"truncated image{f' ({detail})' if detail else ''}"
+    return f"corrupt or truncated image ({message})"
 
 
 def _decode_at_reduced_scale(image: Image.Image, shorter_side: int) -> None:
@@ -88,6 +131,16 @@ def _decode_at_reduced_scale(image: Image.Image, shorter_side: int) -> None:
 # File signatures, to tell a damaged image from a file that never was one.
 _SIGNATURES = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"BM": "BMP", b"RIFF": "WebP",
                b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
+
+
+def looks_like_image(path: Path) -> bool:
+    """Whether a file's first bytes are an image format's signature: for files named without an extension."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return False
+    return any(head.startswith(signature) for signature in _SIGNATURES)
 
 
 def why_unidentified(path: Path) -> str:

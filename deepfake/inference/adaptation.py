@@ -210,6 +210,15 @@ class AdaptSettings:
 def fit_head(head: nn.Module, new: Features, replay: Features, settings: AdaptSettings = AdaptSettings(),
              on_step: Callable[[], None] = lambda: None) -> nn.Module:
     """A copy of `head` trained on the new crops and the replay crops (AdaptSettings says how)."""
+    with torch.random.fork_rng(devices=[]):
+        # The head's dropout draws from torch's global generator: seeded here (and the caller's state restored
+        # after), so the same images and seed give the same file, byte for byte.
+        torch.manual_seed(settings.seed)
+        return _fit_head(head, new, replay, settings, on_step)
+
+
+def _fit_head(head: nn.Module, new: Features, replay: Features, settings: AdaptSettings,
+              on_step: Callable[[], None]) -> nn.Module:
     generator = torch.Generator().manual_seed(settings.seed)
     head = copy.deepcopy(head).train()
     anchors = [parameter.detach().clone() for parameter in head.parameters()]

@@ -4,6 +4,7 @@
     detector.predict("photo.jpg").fake_probability
     for result in detector.predict_paths(paths): ...  # batched, decoded by worker processes
 """
+import glob
 import os
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -23,7 +24,7 @@ from ..data.datasets import (
     load_for,
     worker_count,
 )
-from ..data.images import IMAGE_EXTENSIONS, check_judgeable, load_rgb_image
+from ..data.images import IMAGE_EXTENSIONS, check_judgeable, load_rgb_image, unreadable_reason
 from ..data.transforms import EvalTransform
 from ..distributed import default_device
 from ..errors import DeepfakeError
@@ -318,18 +319,26 @@ def reporting_order(paths: Sequence[Path]) -> List[Path]:
     return [path for path in paths if not is_video_file(path)] + [path for path in paths if is_video_file(path)]
 
 
+GLOB_CHARACTERS = frozenset("*?[")
+
+
 def collect_media(path: Union[str, Path], on_error: Callable[[str], None] = lambda message: None) -> List[Path]:
-    """One file, or every image and video under a folder (recursively, sorted)."""
+    """One file, every image and video under a folder (recursively, sorted), or what a glob pattern the shell
+    did not expand matches ('imgs/*.webp' quoted, or any pattern on Windows; ** spans folders)."""
     from ..data.video import VIDEO_EXTENSIONS
     path = Path(path)
+    if not path.exists() and not path.is_symlink() and GLOB_CHARACTERS & set(str(path)):
+        matches = sorted(Path(match) for match in glob.glob(str(path), recursive=True))
+        if not matches:
+            raise DeepfakeError(f"{path}: no file matches this pattern")
+        return [media for match in matches for media in collect_media(match, on_error)]
     if path.is_dir():
         media = list(iter_media_files(path, IMAGE_EXTENSIONS | VIDEO_EXTENSIONS, on_error))
         if not media:
             raise DeepfakeError(f"{path}: folder holds no images or videos (looked for "
                                 f"{', '.join(sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))})")
         return media
-    if not path.exists():
-        if path.is_symlink():
-            raise DeepfakeError(f"{path}: broken symlink (it points to {os.readlink(path)}, which does not exist)")
-        raise DeepfakeError(f"{path}: no such file or folder")
+    problem = unreadable_reason(path)
+    if problem:
+        raise DeepfakeError(f"{path}: {problem}")
     return [path]

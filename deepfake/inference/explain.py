@@ -7,6 +7,7 @@ crop they score. The overlay is then drawn on the picture the user gave, at its 
 capped at MAX_OVERLAY_SIDE), with the map placed over the region the model saw, and a scored face's box
 drawn where a face decided the verdict.
 """
+import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Tuple
 
@@ -164,11 +165,8 @@ def explain_result(detector: "Detector", source: Path, record: dict, n_frames: i
     return with_legend(picture, record, detector.threshold), note, explained
 
 
-def save_explanation(detector: "Detector", source: Path, record: dict, out_dir: Path, n_frames: int = 16
-                     ) -> "tuple[Path, str, dict]":
-    """Write explain_result's overlay to `out_dir/<name>.gradcam.png`; returns its path, note and subject."""
-    picture, note, explained = explain_result(detector, source, record, n_frames)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{source.stem}.gradcam.png"
-    picture.save(path)
-    return path, note, explained
+def overlay_path(out_dir, source) -> Path:
+    """`out_dir/<name>-<8 hex digits>.gradcam.png`, the digits a digest of the input's absolute path: a/x.jpg
+    and b/x.webp (or p.jpg and p.png) never share an overlay, and the same input always gets the same name."""
+    digest = hashlib.sha256(str(Path(source).absolute()).encode()).hexdigest()[:8]
+    return Path(out_dir) / f"{Path(source).stem}-{digest}.gradcam.png"

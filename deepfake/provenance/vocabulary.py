@@ -48,13 +48,25 @@ GENERATORS = (
 )
 _GENERATOR_PATTERNS = [(name, re.compile(pattern, re.IGNORECASE)) for name, pattern in GENERATORS]
 
+# Metadata is written by whoever made the file. A declaration sits in its first few kilobytes (A1111's settings
+# line follows a prompt of at most a few hundred words), so only this much of a text is examined: every pattern
+# below then costs bounded time, whatever a crafted file holds (a 499-byte PNG can inflate to megabytes of text).
+MAX_EXAMINED_CHARS = 64 * 1024
+
 # AUTOMATIC1111 (and Forge, SD.Next) write a "parameters" text: the prompt, then a settings line like
 # "Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 512x512, Model: ...". Two of its keys together
-# are a signature no camera or editor writes.
-A1111_SETTINGS = re.compile(r"\bSteps: *\d+,.*\b(Sampler|CFG scale|Seed): *", re.IGNORECASE)
+# are a signature no camera or editor writes. Matched in two linear searches, the first key and then a second
+# after it: one pattern with ".*" between them backtracks quadratically over a text of repeated "Steps: 1,".
+A1111_STEPS = re.compile(r"\bSteps: *\d+,", re.IGNORECASE)
+A1111_SECOND_KEY = re.compile(r"\b(?:Sampler|CFG scale|Seed): *", re.IGNORECASE)
+
+
+def examined(text: str) -> str:
+    return text[:MAX_EXAMINED_CHARS]
 
 
 def named_generator(text: str) -> Optional[str]:
+    text = examined(text)
     for name, pattern in _GENERATOR_PATTERNS:
         if pattern.search(text):
             return name
@@ -63,5 +75,9 @@ def named_generator(text: str) -> Optional[str]:
 
 def a1111_settings(text: str) -> Optional[str]:
     """The settings line of an AUTOMATIC1111-style parameters text (not the prompt), or None."""
-    match = A1111_SETTINGS.search(text)
-    return text[match.start():].splitlines()[0] if match else None
+    text = examined(text)
+    for line in text.splitlines():
+        steps = A1111_STEPS.search(line)
+        if steps and A1111_SECOND_KEY.search(line, steps.end()):
+            return line[steps.start():]
+    return None

@@ -13,6 +13,9 @@ MAX_XMP_BYTES = 1 << 20  # real packets are kilobytes (Photoshop pads to 2-4 KB)
 PACKET_MARKERS = ((b"<x:xmpmeta", b"</x:xmpmeta>"), (b"<rdf:RDF", b"</rdf:RDF>"))
 RDF_RESOURCE = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}resource"
 TOOL_FIELDS = ("CreatorTool", "Software")
+# Real packets nest a dozen levels deep (x:xmpmeta, rdf:RDF, rdf:Description, a property, rdf:Alt, rdf:li). A
+# crafted one nests thousands, and reading each wanted element's text below it would then cost quadratic time.
+MAX_DEPTH = 64
 
 
 class XmpLimit(Exception):
@@ -37,11 +40,28 @@ def _local(name: str) -> str:
     return name.rsplit("}", 1)[-1]
 
 
+def parse_bounded(packet: bytes) -> ElementTree.Element:
+    """The packet's root element; XmpLimit past MAX_DEPTH levels, checked as the parser goes."""
+    parser = ElementTree.XMLPullParser(events=("start", "end"))
+    parser.feed(packet)
+    root, depth = None, 0
+    for event, element in parser.read_events():
+        if event == "start":
+            root = element if root is None else root
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise XmpLimit(f"XMP packet nests over {MAX_DEPTH} levels; not read")
+        else:
+            depth -= 1
+    parser.close()
+    return root
+
+
 def packet_fields(packet: bytes) -> List[Tuple[str, str]]:
     """(local name, value) of every element and attribute whose local name we read."""
     if b"<!DOCTYPE" in packet or b"<!ENTITY" in packet:
         raise XmpLimit("XMP packet declares a DTD or entities; not read")
-    root = ElementTree.fromstring(packet)
+    root = parse_bounded(packet)
     fields = []
     wanted = ("DigitalSourceType",) + TOOL_FIELDS
     for element in root.iter():

@@ -1,16 +1,17 @@
 """The service's routes: /v1/predict, /v1/predict/batch, /v1/health, /v1/model and the page at /.
 
-A request goes: API key (when set) -> admission (at most queue_size requests in the building, else 503 with
-Retry-After) -> the body streamed into a private folder (uploads.py: 413 past the limit) -> each file sniffed,
-decoded and cropped on a worker thread -> the model's thread (model_queue.py) -> predict.py's JSON record,
-with the client's file name as its "path". The folder is removed when the request ends, on error too.
+A request goes: Origin check (a web page on another site may not post to it) -> API key (when set) -> the
+body streamed into a private folder within a deadline (uploads.py: 413 past the size limit, 408 past the
+time limit) -> admission, only once the body is complete (at most queue_size requests scoring, else 503 with
+Retry-After) -> each file sniffed, decoded and cropped on a worker thread -> the model's thread
+(model_queue.py) -> predict.py's JSON record, with the client's file name as its "path". The folder is
+removed when the request ends, on error too.
 """
 import asyncio
 import logging
 import secrets
 import shutil
 import tempfile
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Callable, List, Optional
@@ -29,6 +30,7 @@ from ..inference.aggregate import AGGREGATIONS
 from ..inference.detector import Detector
 from ..inference.options import PredictOptions
 from .model_queue import ModelQueue
+from .settings import ServiceSettings
 from .uploads import Upload, UploadRejected, receive_form
 
 log = logging.getLogger("deepfake.serve")
@@ -39,21 +41,6 @@ PAGE_POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsaf
                "media-src blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 TRUE, FALSE = {"1", "true", "on", "yes"}, {"", "0", "false", "off", "no"}
 MAX_FRAMES = 256
-
-
-@dataclass
-class ServiceSettings:
-    max_upload_mb: float = 50.0  # the largest request body
-    api_key: Optional[str] = None
-    queue_size: int = 64  # predict requests in the building at once; one more gets 503
-    workers: int = 2  # threads that decode and crop uploads
-    max_batch: int = 32  # images per model call
-    frames: int = 16  # a video's frames when the request does not say
-    face_detector: Optional[str] = None  # faces=true's detector; None: the checkpoint's own, else the default
-
-    @property
-    def limit_bytes(self) -> int:
-        return int(self.max_upload_mb * 2**20)
 
 
 class FileProblem(Exception):
@@ -70,13 +57,29 @@ def parse_options(fields: dict, settings: ServiceSettings) -> PredictOptions:
         return value in TRUE
 
     frames = fields.get("frames", "").strip() or str(settings.frames)
-    if not frames.isdigit() or not 1 <= int(frames) <= MAX_FRAMES:
+    if not (frames.isascii() and frames.isdigit()) or not 1 <= int(frames) <= MAX_FRAMES:  # "²".isdigit()
         raise FileProblem(422, f"form field frames={frames!r}: a whole number from 1 to {MAX_FRAMES}")
     aggregate = fields.get("aggregate", "").strip() or "mean"
     if aggregate not in AGGREGATIONS:
         raise FileProblem(422, f"form field aggregate={aggregate!r}: one of {', '.join(sorted(AGGREGATIONS))}")
     return PredictOptions(faces=flag("faces"), face_detector=settings.face_detector, frames=int(frames),
                           aggregate=aggregate, explain=flag("explain"))
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def cross_site(request: Request, allowed_origins) -> Optional[str]:
+    """Why a request that changes state comes from a page of another site, or None. Browsers name the page's
+    origin on every POST; curl and scripts send none, and are let through (the API key guards them)."""
+    origin = request.headers.get("origin")
+    if request.method in SAFE_METHODS or origin is None:
+        return None
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    if origin.rstrip("/").lower() == own.lower() or origin.rstrip("/") in allowed_origins:
+        return None
+    return (f"cross-origin request from {origin[:200]} refused: only this service's own page ({own}) may post "
+            f"to it (allow another with --allow-origin ORIGIN)")
 
 
 def error(status: int, message: str, headers: Optional[dict] = None) -> JSONResponse:
@@ -89,7 +92,8 @@ class Service:
     def __init__(self, detector: Detector, settings: ServiceSettings):
         self.detector, self.settings = detector, settings
         self.model_queue = ModelQueue(detector, settings.max_batch)
-        self.in_flight = 0  # touched on the event loop's thread only
+        self.in_flight = 0  # scoring now; touched on the event loop's thread only
+        self.receiving = 0  # bodies arriving now; likewise
         self.root = Path(tempfile.mkdtemp(prefix="deepfake-serve-"))  # mode 0700: this user's alone
         self._limiter: Optional[anyio.CapacityLimiter] = None
 
@@ -141,21 +145,34 @@ class Service:
         return None
 
     async def handle(self, request: Request, answer: Callable) -> JSONResponse:
-        """Admission, a private folder for the request, the body into it, `answer(form)`, the folder removed."""
-        refused = self.admit()
-        if refused is not None:
-            return refused
+        """The body into a private folder within the deadline, then admission, `answer(form)`, the folder
+        removed."""
+        settings = self.settings
+        if self.receiving >= settings.max_receiving:
+            return error(503, f"busy: {self.receiving} uploads arriving; retry shortly", {"Retry-After": "1"})
+        self.receiving += 1
         folder = Path(tempfile.mkdtemp(prefix="request-", dir=self.root))
         try:
-            form = await receive_form(request.headers.get("content-type", ""),
-                                      request.headers.get("content-length"), request.stream(), folder,
-                                      self.settings.limit_bytes)
-            return await answer(form)
+            try:
+                form = await asyncio.wait_for(
+                    receive_form(request.headers.get("content-type", ""), request.headers.get("content-length"),
+                                 request.stream(), folder, settings.limit_bytes), settings.upload_timeout_s)
+            except asyncio.TimeoutError:
+                return error(408, f"the upload did not arrive within {settings.upload_timeout_s:g} s "
+                                  f"(--upload-timeout); send it again on a faster connection")
+            finally:
+                self.receiving -= 1
+            refused = self.admit()
+            if refused is not None:
+                return refused
+            try:
+                return await answer(form)
+            finally:
+                self.in_flight -= 1
         except (UploadRejected, FileProblem) as problem:
             return error(problem.status, str(problem))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-            self.in_flight -= 1
 
     async def record_or_problem(self, upload: Upload, options: PredictOptions) -> dict:
         try:
@@ -182,6 +199,9 @@ def create_app(detector: Detector, settings: Optional[ServiceSettings] = None) -
 
     @app.middleware("http")
     async def require_api_key(request: Request, call_next):
+        refused = cross_site(request, settings.allowed_origins)
+        if refused:
+            return error(403, refused)
         if settings.api_key and request.url.path.startswith("/v1/"):
             given = request.headers.get("x-api-key") or ""
             scheme, _, token = request.headers.get("authorization", "").partition(" ")

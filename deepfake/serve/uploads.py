@@ -115,12 +115,13 @@ async def receive_form(content_type: str, content_length: Optional[str], chunks:
             state["handle"].close()
             state["current"] = state["handle"] = None
 
-    parser = MultipartParser(options[b"boundary"], {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
-        "on_part_end": on_part_end})
     received = 0
     try:
+        # Built inside the guard: python-multipart refuses some boundaries (over 256 characters) as it starts.
+        parser = MultipartParser(options[b"boundary"], {
+            "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
+            "on_header_end": on_header_end, "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data, "on_part_end": on_part_end})
         async for chunk in chunks:
             received += len(chunk)
             if received > limit_bytes:

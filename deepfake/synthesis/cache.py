@@ -17,11 +17,11 @@ def content_digest(path) -> str:
 
 
 class PseudoFakeCache:
-    """`cache_dir/<method>-v<version>/<digest>.png`; written atomically, so an interrupted run resumes."""
+    """`cache_dir/<method>-v<version>[-<variant>]/<digest>.png`; written atomically, so an interrupted run resumes."""
 
     def __init__(self, cache_dir, method: PseudoFakeMethod):
         self.method = method
-        self.folder = Path(cache_dir) / f"{method.name}-v{method.version}"
+        self.folder = Path(cache_dir) / method.cache_name
 
     def path_for(self, digest: str) -> Path:
         return self.folder / f"{digest[:24]}.png"

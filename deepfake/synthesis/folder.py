@@ -8,13 +8,16 @@ reals only, which is what an honest validation needs (docs/training.md).
 """
 import json
 import os
+from io import BytesIO
 from pathlib import Path
 from typing import List, Optional, Tuple
 
+from PIL import Image
 from tqdm import tqdm
 
 from ..checkpoint import atomic_write_bytes
 from ..data.datasets import CLASS_FOLDERS, discover_labelled_images, iter_image_files
+from ..data.images import load_rgb_image
 from ..errors import DeepfakeError
 from . import PseudoFakeCache, create_method
 
@@ -52,26 +55,61 @@ def link_real(source: Path, target: Path) -> None:
         atomic_write_bytes(target, source.read_bytes())
 
 
+def centre_crop_within(image: Image.Image, max_pixels: int) -> Image.Image:
+    """The central region of at most `max_pixels`, square where both sides allow, at native scale (a crop,
+    never a resize: resizing would erase the traces the pair is for)."""
+    side = int(max_pixels ** 0.5)
+    if image.width < side:
+        width, height = image.width, min(image.height, max_pixels // image.width)
+    elif image.height < side:
+        width, height = min(image.width, max_pixels // image.height), image.height
+    else:
+        width = height = side
+    left, top = (image.width - width) // 2, (image.height - height) // 2
+    return image.crop((left, top, left + width, top + height))
+
+
+def image_pixels(path: Path) -> int:
+    try:
+        with Image.open(path) as image:
+            return image.width * image.height
+    except Exception:  # noqa: BLE001 -- undecodable: the cache's own load reports it, naming the file
+        return 0
+
+
 def synthesize_folder(method_name: str, real_dir, out_dir, taef2: Optional[str] = None,
-                      show_progress: bool = True, on_failure=print) -> dict:
+                      show_progress: bool = True, on_failure=print, max_pixels: int = 0) -> dict:
+    """max_pixels: a photo above this many pixels gives its central crop of that size, written as the pair's
+    real side (PNG) beside its pseudo-fake, so both sides hold the same content at native scale; 0: whole."""
     real_dir, out_dir = Path(real_dir), Path(out_dir)
     if not real_dir.is_dir():
         raise DeepfakeError(f"{real_dir}: no such folder")
     method = create_method(method_name, taef2)  # first: a missing TAEF2 is said before any folder is scanned
     images = real_images(real_dir)
     cache = PseudoFakeCache(out_dir, method)
-    made, failed = 0, []
+    made, cropped, failed = 0, 0, []
     for source, relative in tqdm(images, desc=method_name, unit="img", disable=not show_progress):
         pair = pair_folder(relative)
+        fake_target = (out_dir / "fake" / pair).with_suffix(".png")
         try:
-            cache.make(source, (out_dir / "fake" / pair).with_suffix(".png"))
+            if max_pixels and image_pixels(source) > max_pixels:
+                real_target = (out_dir / "real" / pair).with_suffix(".png")
+                if not real_target.exists():
+                    crop = centre_crop_within(load_rgb_image(source), max_pixels)
+                    buffer = BytesIO()
+                    crop.save(buffer, format="PNG")
+                    atomic_write_bytes(real_target, buffer.getvalue())
+                cache.make(real_target, fake_target)
+                cropped += 1
+            else:
+                cache.make(source, fake_target)
+                link_real(source, out_dir / "real" / pair)
         except DeepfakeError as error:
             failed.append(str(error))
             on_failure(f"skipped: {error}")
             continue
-        link_real(source, out_dir / "real" / pair)
         made += 1
     manifest = {**cache.method.describe(), "source": str(real_dir.resolve()), "n_pairs": made,
-                "n_failed": len(failed)}
+                "n_cropped": cropped, "max_pixels": max_pixels, "n_failed": len(failed)}
     atomic_write_bytes(out_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
     return manifest

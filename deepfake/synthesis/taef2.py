@@ -68,9 +68,10 @@ class TAEF2(nn.Module):
     def __init__(self):
         super().__init__()
         self.encoder, self.decoder = encoder(), decoder()
+        self.bfloat16_compute = False  # bfloat16 convolutions: 2x faster where the CPU has them (from_folder)
 
     @classmethod
-    def from_folder(cls, folder) -> "TAEF2":
+    def from_folder(cls, folder, bfloat16: bool = False) -> "TAEF2":
         folder = Path(folder)
         model = cls()
         for part, name in ((model.encoder, ENCODER_FILE), (model.decoder, DECODER_FILE)):
@@ -82,15 +83,39 @@ class TAEF2(nn.Module):
                 part.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
             except (RuntimeError, OSError, ValueError) as error:
                 raise DeepfakeError(f"{path}: not TAEF2's weights ({str(error).splitlines()[0]})") from None
-        return model.eval()
+        model.bfloat16_compute = bfloat16
+        # channels_last: oneDNN's fast convolution layout on CPUs (1.3x here, the same arithmetic).
+        return model.eval().to(memory_format=torch.channels_last)
+
+    # Above this many pixels a photo is reconstructed in tiles: the activations of a whole 12-megapixel photo
+    # (64 channels at full resolution) would take several GB. Each tile is computed with a margin of context
+    # on every side and only its centre kept, so no seam (a trace of the tiling, not of the decoder) appears.
+    WHOLE_MAX_PIXELS = 1024 * 1024
+    TILE, MARGIN = 768, 64  # multiples of SCALE, so tiles fall on whole latent cells
 
     @torch.inference_mode()
     def reconstruct(self, image: Image.Image) -> Image.Image:
-        """Encode and decode; the image is first cut to whole latent cells (at most 7 pixels per side)."""
+        """Encode and decode at the image's own scale; the image is first cut to whole latent cells (at most 7
+        pixels per side). Large images go through in overlapping tiles, so memory stays bounded."""
         width, height = (side // self.SCALE * self.SCALE for side in image.size)
         if not width or not height:
             raise DeepfakeError(f"{width}x{height}: too small for the autoencoder (under {self.SCALE} pixels)")
-        pixels = np.asarray(image.crop((0, 0, width, height)), dtype=np.float32) / 255
-        x = torch.from_numpy(pixels).permute(2, 0, 1)[None]
-        out = self.decoder(self.encoder(x)).clamp(0, 1)[0].permute(1, 2, 0).numpy()
-        return Image.fromarray((out * 255 + 0.5).astype(np.uint8))
+        pixels = torch.from_numpy(np.asarray(image.crop((0, 0, width, height)), dtype=np.float32) / 255)
+        x = pixels.permute(2, 0, 1)[None]
+        if width * height <= self.WHOLE_MAX_PIXELS:
+            out = self._round_trip(x)
+        else:
+            out = torch.empty_like(x)
+            for top in range(0, height, self.TILE):
+                for left in range(0, width, self.TILE):
+                    bottom, right = min(top + self.TILE, height), min(left + self.TILE, width)
+                    y0, x0 = max(top - self.MARGIN, 0), max(left - self.MARGIN, 0)
+                    y1, x1 = min(bottom + self.MARGIN, height), min(right + self.MARGIN, width)
+                    tile = self._round_trip(x[:, :, y0:y1, x0:x1])
+                    out[:, :, top:bottom, left:right] = tile[:, :, top - y0:bottom - y0, left - x0:right - x0]
+        return Image.fromarray((out[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
+
+    def _round_trip(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=getattr(self, "bfloat16_compute", False)):
+            return self.decoder(self.encoder(x)).float().clamp(0, 1)

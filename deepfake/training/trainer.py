@@ -28,6 +28,7 @@ from ..checkpoint import (
 )
 from ..data.datasets import (
     LabelledImage,
+    MIN_VALIDATION_PER_CLASS,
     LabelledImageDataset,
     check_train_fraction,
     collate_skipping_failures,
@@ -64,8 +65,6 @@ EPOCH_LOG = "log.csv"
 TRAINING_CURVES = "training_curves.png"
 FACE_CACHE = "face_cache"
 FEATURE_CACHE = "feature_cache"
-# Below this many validation images of either class, training says its calibration and threshold are noise.
-MIN_VALIDATION_PER_CLASS = 50
 
 
 @dataclass
@@ -118,6 +117,8 @@ class TrainConfig:
         self.pseudo_fakes = tuple(self.pseudo_fakes)
         if self.epochs < 1 or self.batch_size < 1 or self.img_size < 8:
             raise DeepfakeError("--epochs and --batch-size must be at least 1, --img-size at least 8")
+        if self.workers is not None and self.workers < 0:
+            raise DeepfakeError(f"--workers must be at least 0 (0: decode in the main process), not {self.workers}")
         if self.resize and self.resize < self.img_size:
             raise DeepfakeError(f"--resize must be 0 or at least --img-size ({self.img_size}), not {self.resize}")
         for flag, probability in (("--augment-probability", self.augment_probability),

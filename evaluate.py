@@ -1,4 +1,4 @@
-"""`python evaluate.py --help`: see deepfake/cli.py."""
+"""`python evaluate.py --help`: see deepfake/cli/evaluate.py."""
 from deepfake.cli import evaluate
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`python predict.py --help`: see deepfake/cli.py."""
+"""`python predict.py --help`: see deepfake/cli/predict.py."""
 from deepfake.cli import predict
 
 if __name__ == "__main__":

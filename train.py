@@ -1,4 +1,4 @@
-"""`python train.py --help`: see deepfake/cli.py."""
+"""`python train.py --help`: see deepfake/cli/train.py."""
 from deepfake.cli import train
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
         [--k 8 32 128] [--plot docs/adaptation_curve.png]
 
 For each family, start from the model that never saw it (`--logo`: what tools/leave_one_generator_out.py trained,
-one folder per family) and adapt it (inference/adaptation.py, the code behind python -m deepfake.adapt) on k of
+one folder per family) and adapt it (deepfake/adaptation/, the code behind python -m deepfake.adapt) on k of
 the family's fakes, and as many of its own reals where it brought some. Then score, with the adapted head, the
 rest of that family (up to --test-per-family fakes never used for adaptation) and every other family's fakes
 (up to --per-folder of each folder), each against the same real pool (corpus/pool/real, which no run trains on).
@@ -20,16 +20,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from deepfake.checkpoint import load_model  # noqa: E402
-from deepfake.data.corpus_builder import POOL_FOLDER, SOURCES_FOLDER  # noqa: E402
-from deepfake.data.corpus_manifest import DEFAULT_MANIFEST, load_manifest  # noqa: E402
+from deepfake.corpus.builder import POOL_FOLDER, SOURCES_FOLDER  # noqa: E402
+from deepfake.corpus.manifest import DEFAULT_MANIFEST, load_manifest  # noqa: E402
 from deepfake.data.datasets import iter_image_files  # noqa: E402
-from deepfake.inference.adaptation import (  # noqa: E402
+from deepfake.adaptation import (  # noqa: E402
     AdaptSettings,
     Replay,
     adapt_model,

@@ -7,12 +7,10 @@ after one warm-up file each, decoding included in both; prints ms per image, per
 faces / whole. A newcomer measured 14x on 1-MP photos before MTCNN's crops were batched (issue 37).
 """
 import argparse
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from deepfake import load_detector  # noqa: E402
 from deepfake.data.images import IMAGE_EXTENSIONS  # noqa: E402

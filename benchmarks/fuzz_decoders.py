@@ -11,7 +11,6 @@ same run finds the same files. Findings are written to --out so they can be repl
 import argparse
 import io
 import random
-import sys
 import time
 import traceback
 import warnings
@@ -22,7 +21,6 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from deepfake.data.images import load_rgb_image  # noqa: E402
 from deepfake.errors import DeepfakeError  # noqa: E402

@@ -13,7 +13,6 @@ bound 1/(1/a + 1/b). Prints the figures, then the ratios.
 """
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +23,6 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from deepfake import load_detector  # noqa: E402
 from deepfake.inference.forward import mixed_precision  # noqa: E402

@@ -12,7 +12,6 @@ several percent, so the median of the paired ratios is printed beside the readin
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +20,6 @@ import torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from deepfake import load_detector  # noqa: E402
 from deepfake.data.datasets import iter_image_files, load_for, worker_count  # noqa: E402

@@ -20,14 +20,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # a sibling benchmark's images, also when run from another folder
 
 from deepfake import load_detector  # noqa: E402
 from deepfake.inference.detector import DEFAULT_WEIGHTS  # noqa: E402
 from inference import jpeg_folder  # noqa: E402  (benchmarks/inference.py: the same images it times)
-from test_serve_browser import running_service  # noqa: E402
+from deepfake.serve.local import running_service  # noqa: E402
 
 BOUNDARY = "deepfake-benchmark"
 

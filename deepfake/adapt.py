@@ -1,4 +1,4 @@
-"""python -m deepfake.adapt: the command lives with the others, in cli.py; the work in inference/adaptation.py."""
+"""python -m deepfake.adapt (an alias of `deepfake adapt`): the command is deepfake/cli/adapt.py, the work deepfake/adaptation/."""
 if __name__ == "__main__":
     import sys
 

@@ -11,29 +11,25 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+
+from deepfake.samples import make_labelled_folder, synthetic_image  # noqa: F401 (the tests' images)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
 
 
-def synthetic_image(rng: np.random.Generator, fake: bool, size: int = 48) -> Image.Image:
-    base = rng.normal(128, 30, (6, 6, 3)).clip(0, 255).astype(np.uint8)
-    pixels = np.asarray(Image.fromarray(base).resize((size, size), Image.BICUBIC), dtype=np.float32)
-    if fake:
-        pixels[::2, ::2] += 40
-    return Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
+# The smallest training run the tests make: the tiny architecture on 32-px crops, in the test's own process.
+TINY_TRAINING = ("--arch", "artifact_cnn_tiny", "--img-size", "32", "--batch-size", "8", "--workers", "0")
 
 
-def make_labelled_folder(root: Path, n_per_class: int = 24, seed: int = 0, layout=("real", "fake")) -> Path:
-    rng = np.random.default_rng(seed)
-    for label, folder in enumerate(layout):
-        (root / folder).mkdir(parents=True, exist_ok=True)
-        for i in range(n_per_class):
-            synthetic_image(rng, fake=bool(label)).save(root / folder / f"{i:03d}.png")
-    return root
+def tiny_card(**overrides):
+    """The card of the smallest architecture, for checkpoint tests that need no trained model."""
+    from deepfake.checkpoint import ModelCard
+    from deepfake.preprocessing import Preprocessing
+    values = dict(arch="artifact_cnn_tiny", model_kwargs={"hidden": 8}, preprocessing=Preprocessing(input_size=32),
+                  threshold=0.37, threshold_rule="balanced_accuracy on the validation split")
+    return ModelCard(**dict(values, **overrides))
 
 
 @pytest.fixture(scope="session")
@@ -94,8 +90,10 @@ def run_process(script: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def load_tool(name: str):
-    """tools/NAME.py as a module: the tools are scripts, not part of the package, but their pieces are tested."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    """tools/NAME.py (or experiments/NAME.py) as a module: scripts, not part of the package, whose pieces are
+    tested."""
+    path = next(path for path in (ROOT / "tools" / f"{name}.py", ROOT / "experiments" / f"{name}.py") if path.exists())
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

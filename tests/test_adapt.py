@@ -1,4 +1,4 @@
-"""Adaptation (inference/adaptation.py, python -m deepfake.adapt, Detector.adapt): a few dozen images of a new kind
+"""Adaptation (deepfake/adaptation/, python -m deepfake.adapt, Detector.adapt): a few dozen images of a new kind
 of fake change the verdict on that kind, and leave a control set's scores where they were."""
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ from sklearn.metrics import roc_auc_score
 from conftest import make_labelled_folder, run_script
 from deepfake import DeepfakeError, load_detector
 from deepfake.checkpoint import load_model
-from deepfake.inference.adaptation import (
+from deepfake.adaptation import (
     MIN_PER_CLASS,
     Replay,
     adapt_checkpoint,
@@ -75,7 +75,7 @@ def test_the_checkpoint_records_what_it_was_adapted_on(adapted, labelled_folder)
     # The replay sets: the base's beside the base, and the adapted one beside the output, which holds the new
     # images' features too, so a second adaptation does not forget the first.
     base_replay, next_replay = Replay.load(replay_path(base)), Replay.load(replay_path(out))
-    assert len(next_replay.train.crops) == len(base_replay.train.crops) + 30
+    assert len(next_replay.train.crops_per_image) == len(base_replay.train.crops_per_image) + 30
     described = run_script("load_model.py", "--weights", str(out))
     assert f"adapted         {record['date']} on 40 fake + 0 real images" in described.stdout
 
@@ -124,7 +124,7 @@ def test_the_shipped_weights_come_with_their_replay_set():
     replay = Replay.load(replay_path(DEFAULT_WEIGHTS))
     card = load_model(DEFAULT_WEIGHTS)[1]
     assert replay.data == [entry["name"] for entry in card.training["data"]]  # every folder it trained on
-    assert len(replay.train.crops) >= 500 and set(replay.train.labels.tolist()) == {0.0, 1.0}
+    assert len(replay.train.crops_per_image) >= 500 and set(replay.train.labels.tolist()) == {0.0, 1.0}
     assert replay.embedding == frozen_weights_digest(load_model(DEFAULT_WEIGHTS)[0])  # made by this very network
 
 
@@ -133,10 +133,11 @@ def test_the_same_images_and_seed_give_the_same_head():
     import torch
     from torch import nn
 
-    from deepfake.inference.adaptation import AdaptSettings, Features, fit_head
+    from deepfake.adaptation import AdaptSettings, fit_head
+    from deepfake.training.feature_cache import FeatureSet
     rng = torch.Generator().manual_seed(0)
-    new = Features(torch.randn(40, 16, generator=rng), torch.tensor([1.0, 0.0] * 10), [2] * 20)
-    replay = Features(torch.randn(60, 16, generator=rng), torch.tensor([1.0, 0.0] * 15), [2] * 30)
+    new = FeatureSet(torch.randn(40, 16, generator=rng), torch.tensor([1.0, 0.0] * 10), list(range(20)), [2] * 20)
+    replay = FeatureSet(torch.randn(60, 16, generator=rng), torch.tensor([1.0, 0.0] * 15), list(range(30)), [2] * 30)
     head = nn.Sequential(nn.Dropout(0.5), nn.Linear(16, 1))  # as MobileNetV2's classifier
     heads = []
     for global_seed in (1, 2):

@@ -6,8 +6,9 @@ import torch
 from PIL import Image
 
 from deepfake.training.mixup import Mixup
-from deepfake.data.transforms import (NO_AUGMENTATION, Augmentation, Degrade, Preprocessing, Reframe, Relight,
-                                 build_train_transform, to_normalized_tensor)
+from deepfake.data.transforms import (NO_AUGMENTATION, Augmentation, Degrade, Reframe, Relight,
+                                      build_train_transform, to_normalized_tensor)
+from deepfake.preprocessing import Preprocessing
 
 
 def _gradient(width: int, height: int) -> Image.Image:

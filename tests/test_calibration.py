@@ -6,7 +6,7 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from conftest import make_labelled_folder, run_script
+from conftest import tiny_card, make_labelled_folder, run_script
 from deepfake import create_model
 from deepfake.inference.calibration import MIN_SCALE, fake_probability, fit_calibration
 from deepfake.checkpoint import ModelCard, load_model, save_model
@@ -14,12 +14,7 @@ from deepfake.data.datasets import load_split
 from deepfake.evaluation.evaluate import evaluate_checkpoints
 from deepfake.inference.detector import Detector
 from deepfake.evaluation.metrics import expected_calibration_error
-from deepfake.data.transforms import Preprocessing
-
-
-def tiny_card(**overrides) -> ModelCard:
-    values = dict(arch="artifact_cnn_tiny", model_kwargs={"hidden": 8}, preprocessing=Preprocessing(input_size=32))
-    return ModelCard(**dict(values, **overrides))
+from deepfake.preprocessing import Preprocessing
 
 
 def miscalibrated_scores(true_temperature: float, true_bias: float, n: int = 20000, seed: int = 0):

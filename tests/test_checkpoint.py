@@ -5,17 +5,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from conftest import tiny_card
 from deepfake import DeepfakeError, create_model
-from deepfake.checkpoint import (FORMAT_VERSION, ModelCard, atomic_write_bytes, load_model, load_training_state,
+from deepfake.checkpoint import (FORMAT_VERSION, atomic_write_bytes, load_model, load_training_state,
                                  save_model, save_training_state)
-from deepfake.data.transforms import Preprocessing
-
-
-def tiny_card(**overrides) -> ModelCard:
-    values = dict(arch="artifact_cnn_tiny", model_kwargs={"hidden": 8}, preprocessing=Preprocessing(input_size=32),
-                  threshold=0.37, threshold_rule="balanced_accuracy on the validation split")
-    values.update(overrides)
-    return ModelCard(**values)
 
 
 def test_round_trip_restores_weights_and_card(tmp_path):

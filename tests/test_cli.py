@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from conftest import ROOT, make_labelled_folder, run_script, synthetic_image
+from conftest import ROOT, TINY_TRAINING, make_labelled_folder, run_script, synthetic_image
 from deepfake.checkpoint import load_model
 
 
@@ -59,8 +59,8 @@ def test_init_from_fine_tunes_a_trained_detector(trained_checkpoint, labelled_fo
 
 @pytest.mark.slow
 def test_training_records_its_degradations(labelled_folder, tmp_path):
-    result = run_script("train.py", "--data", str(labelled_folder), "--arch", "artifact_cnn_tiny", "--epochs", "1",
-                        "--img-size", "32", "--batch-size", "8", "--workers", "0", "--augment-probability", "0.5",
+    result = run_script("train.py", "--data", str(labelled_folder), *TINY_TRAINING, "--epochs", "1",
+                         "--augment-probability", "0.5",
                         "--reframe-probability", "0.25", "--relight-probability", "0.3", "--mixup", "0.2",
                         "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -256,8 +256,8 @@ def test_evaluate_compares_several_checkpoints_in_one_table(trained_checkpoint, 
 @pytest.mark.slow
 def test_amp_trains_and_predicts_close_to_float32(labelled_folder, trained_checkpoint, tmp_path):
     """--amp (bfloat16 autocast on this CPU): training runs end to end; prediction stays near float32."""
-    trained = run_script("train.py", "--data", str(labelled_folder), "--arch", "artifact_cnn_tiny", "--epochs", "1",
-                         "--img-size", "32", "--batch-size", "8", "--workers", "0", "--amp", "--out", str(tmp_path))
+    trained = run_script("train.py", "--data", str(labelled_folder), *TINY_TRAINING, "--epochs", "1",
+                          "--amp", "--out", str(tmp_path))
     assert trained.returncode == 0, trained.stderr
     assert json.loads(run_script("load_model.py", "--weights", str(tmp_path / "best.safetensors"), "--json")
                       .stdout)["training"]["amp"] is True
@@ -349,8 +349,7 @@ def test_train_with_only_data_trains_the_shipped_recipe(monkeypatch, tmp_path):
     monkeypatch.setattr(trainer, "fit", configs.append)
     assert cli.train_main(["--data", str(tmp_path)]) == 0
     config = configs.pop()
-    recipe = re.search(r"RECIPE=\((.*?)\)", (Path(cli.__file__).parents[1] / "tools" / "recipe.sh").read_text(),
-                       re.S).group(1).split()
+    recipe = re.search(r"RECIPE=\((.*?)\)", (ROOT / "tools" / "recipe.sh").read_text(), re.S).group(1).split()
     # A flag followed by another flag (or by nothing) is a switch, such as --balance-sets.
     flags = {token: (recipe[i + 1] if i + 1 < len(recipe) and not recipe[i + 1].startswith("--") else True)
              for i, token in enumerate(recipe) if token.startswith("--")}
@@ -366,6 +365,33 @@ def test_train_with_only_data_trains_the_shipped_recipe(monkeypatch, tmp_path):
     assert cli.train_main(["--data", str(tmp_path), "--img-size", "96", "--no-balance-sets"]) == 0
     given = configs.pop()
     assert (given.img_size, given.resize, given.balance_sets) == (96, 96, False)
+
+
+def test_every_train_flag_is_a_config_field_and_python_trains_what_the_cli_trains(monkeypatch, tmp_path):
+    """Training defaults live in TrainConfig alone: train.py's flags are its fields (none dropped), their
+    defaults are its defaults, and `fit(TrainConfig(...))` from Python trains what `train.py` trains."""
+    from dataclasses import fields
+
+    import deepfake.training.trainer as trainer
+    from deepfake import cli
+    from deepfake.cli.train import get_train_parser
+    from deepfake.training.config import TrainConfig
+    names = {field.name for field in fields(TrainConfig)}
+    parser = get_train_parser()
+    dests = {action.dest for action in parser._actions if action.dest != "help"}
+    assert dests - names == {"trainable_blocks"}  # the one flag that is not a field: it goes into model_kwargs
+    assert parser.get_default("epochs") == TrainConfig.epochs and parser.get_default("seed") == TrainConfig.seed
+    configs = []
+    monkeypatch.setattr(trainer, "fit", configs.append)
+    assert cli.train_main(["--data", str(tmp_path)]) == 0
+    from_cli = configs.pop()
+    from_python = TrainConfig(data_dirs=[str(tmp_path)], show_progress=from_cli.show_progress)
+    assert from_cli == from_python
+    assert from_python == TrainConfig.for_arch("mobilenet_v2", data_dirs=[str(tmp_path)],
+                                               show_progress=from_cli.show_progress)
+    assert (from_python.arch, from_python.img_size, from_python.resize) == ("mobilenet_v2", 224, 224)
+    tiny = TrainConfig.for_arch("artifact_cnn_tiny", data_dirs=[str(tmp_path)], lr=1e-3)
+    assert (tiny.img_size, tiny.resize, tiny.lr) == (128, 0, 1e-3)  # plain defaults; a value given wins
 
 
 def test_a_tiny_validation_split_is_warned_about(labelled_folder, tmp_path):
@@ -398,7 +424,7 @@ def test_a_broken_symlink_given_directly_says_so(tmp_path):
 def test_predict_help_and_a_bad_flag_never_import_torch():
     import subprocess
     import sys
-    probe = ("import sys\nfrom deepfake.cli import get_predict_parser\n"
+    probe = ("import sys\nfrom deepfake.cli.predict import get_predict_parser\n"
              "get_predict_parser().parse_args(['--image_path', 'x.png'])\nprint('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
     assert result.stdout.strip() == "False", result.stderr
@@ -435,3 +461,34 @@ def test_on_a_terminal_results_and_the_bar_never_share_a_line(trained_checkpoint
     assert len(results) == 40 and all(segment.startswith(str(tmp_path)) for segment in results)
     assert not any("%|" in segment and "\t" in segment for segment in segments)
     assert "40 scored, 0 failed" in segments
+
+
+def test_one_deepfake_command_lists_every_subcommand_and_each_alias_runs_the_same(trained_checkpoint, tmp_path,
+                                                                                 capsys):
+    """`deepfake SUBCOMMAND` (and `python -m deepfake`) is every job; the root scripts, the deepfake-* console
+    scripts and `python -m deepfake.X` stay as aliases of the same functions."""
+    import tomllib
+
+    from deepfake import cli
+    from deepfake.cli.subcommands import SUBCOMMANDS, dispatch
+    assert set(SUBCOMMANDS) == {"predict", "train", "evaluate", "info", "adapt", "serve", "corpus", "export",
+                                "convert", "recalibrate", "synthesize"}
+    with pytest.raises(SystemExit) as exit_code:
+        dispatch(["--help"])
+    listed = capsys.readouterr().out
+    assert exit_code.value.code == 0 and all(f"\n  {name} " in listed for name in SUBCOMMANDS)
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["deepfake"] == "deepfake.cli:main"
+    for script, target in scripts.items():  # every console script names a function of deepfake.cli
+        assert callable(getattr(cli, target.split(":")[1])), script
+    for command in SUBCOMMANDS.values():
+        assert callable(getattr(cli, command.main))
+    image = tmp_path / "photo.png"
+    synthetic_image(np.random.default_rng(1), fake=True, size=64).save(image)
+    via_alias = run_script("predict.py", "--image_path", str(image), "--weights", str(trained_checkpoint), "--json")
+    with pytest.raises(SystemExit) as exit_code:
+        dispatch(["predict", "--image_path", str(image), "--weights", str(trained_checkpoint), "--json"])
+    assert exit_code.value.code == 0 and capsys.readouterr().out == via_alias.stdout
+    with pytest.raises(SystemExit) as exit_code:
+        dispatch(["nope"])
+    assert exit_code.value.code == 2 and "no subcommand 'nope'" in capsys.readouterr().err

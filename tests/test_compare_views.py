@@ -1,11 +1,11 @@
-"""tools/compare_views.py: the views it builds, and the script end to end on a tiny checkpoint."""
+"""experiments/compare_views.py: the views it builds, and the script end to end on a tiny checkpoint."""
 import re
 
 import pytest
 
 from conftest import load_tool, run_script
 from deepfake.checkpoint import load_model
-from deepfake.data.transforms import Preprocessing
+from deepfake.preprocessing import Preprocessing
 
 
 def test_a_larger_view_resizes_only_a_checkpoint_that_resizes():
@@ -26,9 +26,9 @@ def scores_by_view(stdout: str) -> dict:
 def test_its_own_view_scores_the_same_in_both_comparisons(trained_checkpoint, labelled_folder):
     _, card = load_model(trained_checkpoint)
     own_size, own_layout = card.preprocessing.input_size, card.preprocessing.eval_crops
-    layouts = run_script("tools/compare_views.py", "--weights", str(trained_checkpoint), "--data",
+    layouts = run_script("experiments/compare_views.py", "--weights", str(trained_checkpoint), "--data",
                          str(labelled_folder))
-    sizes = run_script("tools/compare_views.py", "--weights", str(trained_checkpoint), "--data",
+    sizes = run_script("experiments/compare_views.py", "--weights", str(trained_checkpoint), "--data",
                        str(labelled_folder), "--view-sizes", "24", str(own_size))
     assert layouts.returncode == 0 and sizes.returncode == 0, layouts.stderr + sizes.stderr
     by_layout, by_size = scores_by_view(layouts.stdout), scores_by_view(sizes.stdout)

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from deepfake.cli import corpus_main
-from deepfake.data.corpus_builder import BuildLimits, difference_hash
-from deepfake.data.corpus_manifest import DEFAULT_MANIFEST, glob_to_regex, load_manifest
+from deepfake.corpus.builder import BuildLimits, difference_hash
+from deepfake.corpus.manifest import DEFAULT_MANIFEST, glob_to_regex, load_manifest
 from deepfake.data.datasets import discover_labelled_images
 from deepfake.errors import DeepfakeError
 
@@ -328,7 +328,7 @@ def test_the_difference_hash_survives_re_encoding_and_tells_pictures_apart():
 
 def test_clone_takes_the_recorded_commit_and_refuses_a_missing_one(tmp_path, tiny_repo):
     """--clone: a bare git clone at the manifest's commit (a local repository stands in for the remote)."""
-    from deepfake.data.git_snapshot import clone_at, has_commit, list_blobs
+    from deepfake.corpus.git_snapshot import clone_at, has_commit, list_blobs
     mirror, commit = tiny_repo
     origin = mirror / "someone+images" / "repo"
     cloned = clone_at(str(origin), commit, tmp_path / "clones" / "someone+images")

@@ -14,7 +14,8 @@ from deepfake.checkpoint import ModelCard, load_model
 from deepfake.data.datasets import ImagePathDataset, collate_skipping_failures
 from deepfake.inference.forward import crop_averaged_logits
 from deepfake.inference.detector import Detector
-from deepfake.data.transforms import CROP_LAYOUTS, EvalTransform, Preprocessing, crop_boxes
+from deepfake.data.transforms import CROP_LAYOUTS, EvalTransform, crop_boxes
+from deepfake.preprocessing import Preprocessing
 
 
 @pytest.mark.parametrize("n_crops", sorted(CROP_LAYOUTS))

@@ -41,7 +41,7 @@ def test_onnx_probabilities_match_pytorch_within_1e_4(shipped_onnx, varied_image
 @pytest.mark.slow
 def test_int8_export_is_smaller_keeps_the_card_and_ranks_alike(shipped_onnx, varied_images, tmp_path):
     """Quantisation moves the scores a little (how much ROC-AUC that costs is the model card's backend table,
-    tools/backend_table.py); here: a quarter of the size, the same card, scores that still track float32's."""
+    experiments/backend_table.py); here: a quarter of the size, the same card, scores that still track float32's."""
     int8 = export_onnx(DEFAULT_WEIGHTS, tmp_path / "int8.onnx", int8=True)
     assert int8.stat().st_size < 0.35 * shipped_onnx.stat().st_size
     assert load_detector(int8, backend="onnx").card == load_detector(shipped_onnx, backend="onnx").card

@@ -9,12 +9,12 @@ from PIL import Image
 from skimage import data
 
 from deepfake import DeepfakeError
-from deepfake.data.face_detectors import (
+from deepfake.faces.detectors import (
     FACE_DETECTORS,
     FaceCropCache,
     create_face_detector,
 )
-from deepfake.data.faces import crop_face
+from deepfake.faces.boxes import crop_face
 from deepfake.data.video import sample_frames
 from deepfake.inference.aggregate import AGGREGATIONS, confident_mean, top_quarter_mean
 
@@ -153,14 +153,14 @@ def test_face_crop_cache_detects_once(tmp_path, astronaut, monkeypatch):
     def no_detection(self, image):
         raise AssertionError("detected again despite the cache")
 
-    from deepfake.data.mtcnn import MTCNNFaceDetector
+    from deepfake.faces.mtcnn import MTCNNFaceDetector
     monkeypatch.setattr(MTCNNFaceDetector, "detect", no_detection)
     assert FaceCropCache(tmp_path / "cache").crop(image_path) == (crop, True)
     assert FaceCropCache(tmp_path / "cache", "haar").crop_path(image_path) != crop  # crops of another detector
 
 
 def test_mtcnn_finds_the_boxes_of_the_reference_implementation(astronaut):
-    """data/mtcnn.py against facenet-pytorch's own MTCNN (the code in the wheel whose weights it reads): the
+    """faces/mtcnn.py against facenet-pytorch's own MTCNN (the code in the wheel whose weights it reads): the
     same faces, boxes within a pixel."""
     reference = pytest.importorskip("facenet_pytorch.models.mtcnn")
     ours = create_face_detector("mtcnn")
@@ -214,7 +214,7 @@ def test_mtcnn_crops_all_windows_at_once_as_one_resize_each_would():
     import torch
     import torch.nn.functional as F
 
-    from deepfake.data.mtcnn import _crops, integral_image
+    from deepfake.faces.mtcnn import _crops, integral_image
     torch.manual_seed(0)
     pixels = (torch.rand(1, 3, 90, 120) * 255).round()
     boxes = torch.tensor([[10.0, 20.0, 60.0, 80.0], [-5.0, -5.0, 30.0, 20.0], [100.0, 70.0, 130.0, 100.0],
@@ -229,7 +229,7 @@ def test_mtcnn_crops_all_windows_at_once_as_one_resize_each_would():
 
 
 def test_mtcnn_searches_a_large_picture_shrunk_and_scales_the_boxes_back(astronaut):
-    from deepfake.data.mtcnn import MAX_DETECTION_SIDE
+    from deepfake.faces.mtcnn import MAX_DETECTION_SIDE
     detector = create_face_detector("mtcnn")
     small = Image.fromarray(data.astronaut())  # 512 px: searched as it is
     large = small.resize((4 * MAX_DETECTION_SIDE // 2, 4 * MAX_DETECTION_SIDE // 2), Image.BICUBIC)  # 2,048 px

@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from deepfake.data.format_blind import CODECS, FormatBlind, FormatChain, Reencoding
-from deepfake.data.transforms import NO_AUGMENTATION, Preprocessing, build_train_transform
+from deepfake.data.transforms import NO_AUGMENTATION, build_train_transform
+from deepfake.preprocessing import Preprocessing
 
 N_DRAWS = 4000
 

@@ -200,7 +200,7 @@ def test_a_symlink_loop_is_called_a_loop(tmp_path):
 
 def test_csv_cells_that_a_spreadsheet_would_run_are_escaped():
     # `predict.py --image_path .` names files relatively: a file called "=HYPERLINK(...).jpg" starts its cell.
-    from deepfake.cli import csv_row
+    from deepfake.inference.records import csv_row
     scored = {"path": '=HYPERLINK("http://x.example","open").jpg', "label": "fake", "fake_probability": 0.9,
               "decided_by": "model", "evidence": [], "note": "+note"}
     failed = {"path": "@sum(1).png", "error": "-corrupt"}

@@ -54,15 +54,34 @@ def imported_modules(path: Path) -> set:
     return found
 
 
-def import_graph() -> dict:
+# The one import that points up, each inside a method kept for the Python API and run only when called: README's
+# `detector.adapt(fakes, reals)` is a one-line call into adaptation, which is built on training's feature cache
+# and evaluation's calibration and so ranks above inference. test_the_run_time_calls_up_are_inside_functions
+# checks that nothing imports it at module level.
+RUN_TIME_CALLS_UP = {("deepfake.inference.detector", "deepfake.adaptation")}
+
+
+def import_graph(with_calls_up: bool = False) -> dict:
     modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
     graph = {}
     for name, path in modules.items():
         # Edges to modules only (a name imported from a module is not a node), and not to the packages that
         # contain the importer: `deepfake` itself is imported by every submodule's import.
         graph[name] = {target for target in imported_modules(path) if target in modules and target != name
-                       and not name.startswith(target + ".")}
+                       and not name.startswith(target + ".")
+                       and (with_calls_up or (name, target) not in RUN_TIME_CALLS_UP)}
     return graph
+
+
+def test_the_run_time_calls_up_are_inside_functions():
+    with_calls, without = import_graph(with_calls_up=True), import_graph()
+    assert {(name, target) for name in with_calls for target in with_calls[name] - without[name]} == \
+        RUN_TIME_CALLS_UP  # each is still there (else drop it from the list)
+    for importer, target in RUN_TIME_CALLS_UP:
+        tree = ast.parse((ROOT / (importer.replace(".", "/") + ".py")).read_text())
+        module_level = [node for node in tree.body if isinstance(node, ast.ImportFrom) and node.module
+                        and target.endswith(node.module.lstrip("."))]
+        assert module_level == []
 
 
 def reachable(graph: dict, start: str) -> set:
@@ -74,8 +93,13 @@ def reachable(graph: dict, start: str) -> set:
     return seen
 
 
+def is_cli(module: str) -> bool:
+    return module == "deepfake.cli" or module.startswith("deepfake.cli.")
+
+
 def test_no_library_module_imports_the_cli():
-    offenders = sorted(name for name, targets in import_graph().items() if "deepfake.cli" in targets)
+    offenders = sorted(name for name, targets in import_graph().items() if not is_cli(name)
+                       and any(is_cli(target) for target in targets))
     assert offenders == []
 
 
@@ -128,7 +152,7 @@ def test_the_walk_sees_lazy_imports():
     graph = import_graph()
     assert "deepfake.inference.onnx_backend" in graph["deepfake.inference.detector"]  # imported inside _load_onnx
     assert "deepfake.cli" not in graph["deepfake.export"]         # only its __main__ block runs the command
-    assert "deepfake.inference.detector" not in graph["deepfake.inference.explain"]  # under TYPE_CHECKING
+    assert "deepfake.inference.detector" not in graph["deepfake.inference.explain"]  # explain takes an Explainable
 
 
 # Each layer by rank: a module imports only from its own rank or below (imports inside functions count). The
@@ -136,18 +160,20 @@ def test_the_walk_sees_lazy_imports():
 RANKS = {
     "errors": 0, "extras": 0, "registry": 0, "shipped_weights": 0, "distributed": 0, "preprocessing": 0,
     "checkpoint": 0,
-    "models": 1,
-    "data": 2,
-    "provenance": 3, "synthesis": 3,
+    "data": 1,
+    "models": 2,
+    "faces": 3, "corpus": 3, "provenance": 3, "synthesis": 3,
     "inference": 4,
     "evaluation": 5,
     "reporting": 6,
     "training": 7,
-    "serve": 8,
-    "cli": 9, "deepfake": 9,  # the package's own facade (deepfake/__init__.py) imports lazily from above
-    "samples": 2, "corpus": 9, "export": 9, "recalibrate": 9, "convert": 9, "synthesize": 9, "adapt": 9,
+    "adaptation": 8,
+    "serve": 9,
+    "cli": 10, "deepfake": 10,  # the package's own facade (deepfake/__init__.py) imports lazily from above
+    "__main__": 10,  # python -m deepfake: the `deepfake` command
+    "samples": 1, "export": 10, "recalibrate": 10, "convert": 10, "synthesize": 10, "adapt": 10,
 }
-ENTRY_POINTS = ("corpus", "export", "recalibrate", "convert", "synthesize", "adapt")
+ENTRY_POINTS = ("export", "recalibrate", "convert", "synthesize", "adapt", "corpus/__main__")
 
 
 def test_every_module_has_a_rank_and_imports_only_from_its_own_or_below():
@@ -160,9 +186,26 @@ def test_every_module_has_a_rank_and_imports_only_from_its_own_or_below():
 
 
 def test_the_python_m_entry_points_are_thin():
-    """`python -m deepfake.X` modules hold nothing but their __main__ block: the command is in cli.py and the
+    """`python -m deepfake.X` modules hold nothing but their __main__ block: the command is in cli/ and the
     work in the sub-package it belongs to."""
     for name in ENTRY_POINTS:
         tree = ast.parse((PACKAGE / f"{name}.py").read_text())
         body = [node for node in tree.body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
         assert len(body) == 1 and _is_main_guard(body[0]), name
+
+
+def test_nothing_outside_the_tests_imports_a_test():
+    """tools/, experiments/ and benchmarks/ share helpers through the package (deepfake.serve.local,
+    deepfake.samples), never through tests/."""
+    test_modules = {path.stem for path in (ROOT / "tests").glob("*.py")}
+    offenders = []
+    for folder in ("tools", "experiments", "benchmarks"):
+        for path in (ROOT / folder).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = ([alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                         [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                offenders += [f"{path.relative_to(ROOT)}: {name}" for name in names if name.split(".")[0] in
+                              test_modules or name.startswith("tests")]
+            if "sys.path.insert(0, str(ROOT / \"tests\"))" in path.read_text():
+                offenders.append(f"{path.relative_to(ROOT)}: puts tests/ on sys.path")
+    assert offenders == []

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import load_tool, synthetic_image
+from conftest import TINY_TRAINING, load_tool, synthetic_image
 
 FAMILIES = {"gen-a": "GenA", "gen-b": "GenB"}
 
@@ -77,8 +77,7 @@ def test_one_family_end_to_end(tmp_path):
     corpus = write_corpus(tmp_path / "corpus")
     manifest = write_manifest(tmp_path / "sources.toml")
     out = tmp_path / "logo"
-    flags = ["--arch", "artifact_cnn_tiny", "--epochs", "1", "--img-size", "32", "--batch-size", "8", "--workers",
-             "0", "--val-fraction", "0.3"]
+    flags = [*TINY_TRAINING, "--epochs", "1", "--val-fraction", "0.3"]
     assert logo.main(["--corpus", str(corpus), "--manifest", str(manifest), "--out", str(out), "--family", "GenA",
                       "--", *flags]) == 0
     result = json.loads((out / "logo.json").read_text())["results"][0]

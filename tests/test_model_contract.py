@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from deepfake.checkpoint import ModelCard, load_model, save_model
-from deepfake.data.transforms import Preprocessing
+from deepfake.preprocessing import Preprocessing
 from deepfake.models.base import DetectorModel
 from deepfake.registry import create_model, list_models, model_arguments
 

@@ -12,8 +12,8 @@ from conftest import run_script, synthetic_image
 from deepfake import create_model, load_detector
 from deepfake.checkpoint import ModelCard, save_model
 from deepfake.inference.explain import LEGEND_HEIGHT, explanation, grad_cam, overlay, with_legend
-from deepfake.data.faces import FaceBox
-from deepfake.data.transforms import Preprocessing
+from deepfake.faces.boxes import FaceBox
+from deepfake.preprocessing import Preprocessing
 
 
 def assert_picture(path, min_size=(300, 250)):

@@ -18,7 +18,7 @@ from deepfake.models.backbones import (IMAGENET_MEAN, IMAGENET_STD, DinoV2ViTS14
                                        load_torch_weights)
 from deepfake.models.packaged_weights import EFFICIENTNET_LITE0, MOBILENET_V2, PackagedWeights
 from deepfake.training.trainer import parameter_groups
-from deepfake.data.transforms import Preprocessing
+from deepfake.preprocessing import Preprocessing
 
 NEW_ARCHS = ["dinov2_vits14", "mobilenet_v2", "efficientnet_lite0", "fused_dinov2_vits14", "fused_mobilenet_v2",
              "fused_efficientnet_lite0"]

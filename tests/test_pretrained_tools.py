@@ -11,7 +11,7 @@ from deepfake import create_model, load_detector
 from deepfake.checkpoint import ModelCard, save_model
 from deepfake.inference.explain import grad_cam
 from deepfake.inference.onnx_export import export_onnx
-from deepfake.data.transforms import Preprocessing
+from deepfake.preprocessing import Preprocessing
 from test_pretrained import NEW_ARCHS
 
 pytestmark = pytest.mark.slow  # the pretrained backbones' ports, exports and sweeps, DINOv2's among them

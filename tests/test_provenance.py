@@ -394,7 +394,7 @@ def test_python_api_carries_evidence(trained_checkpoint, mixed_folder, signing):
     assert prediction.decided_by == "provenance" and prediction.label == "fake"
     plain = detector.predict(mixed_folder / "plain.jpg")
     assert plain.evidence == [] and plain.decided_by == "model"
-    from deepfake.data.face_detectors import create_face_detector
+    from deepfake.faces.detectors import create_face_detector
     faces = detector.predict_faces(mixed_folder / "xmp.jpg", create_face_detector())
     assert [item.kind for item in faces.evidence] == ["xmp"] and faces.decided_by == "provenance"
     assert load_detector(trained_checkpoint, device="cpu", evidence="off").predict(

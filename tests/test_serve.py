@@ -244,12 +244,12 @@ def test_the_page_is_self_contained(client):
     page = response.text
     assert response.status_code == 200 and "default-src 'none'" in response.headers["Content-Security-Policy"]
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # no external script, style or image
-    from deepfake.cli import CSV_COLUMNS
+    from deepfake.inference.records import CSV_COLUMNS, FORMULA_STARTS, REAL_MEANS
     columns = json.loads(re.search(r"const CSV_COLUMNS = (\[.*?\]);", page, re.S).group(1))
     assert tuple(columns) == CSV_COLUMNS  # the page's CSV download has predict.py --csv's columns
-    from deepfake.cli import REAL_MEANS
-    page_says = re.search(r'const REAL_MEANS = "(.*?)";', page).group(1)
-    assert page_says.replace("“", "'").replace("”", "'") == REAL_MEANS  # the page and predict.py say one thing
+    assert tuple(json.loads(re.search(r"const FORMULA_STARTS = (\[.*?\]);", page).group(1))) == FORMULA_STARTS
+    page_says = json.loads(re.search(r'const REAL_MEANS = (".*?");', page).group(1))
+    assert page_says == REAL_MEANS  # the page and predict.py say one thing
 
 
 def test_a_picture_too_small_to_judge_is_422(client):

@@ -1,55 +1,17 @@
 """The service's page in a real browser: headless Debian chromium, driven by Playwright (it never downloads a
 browser of its own here). Skips where chromium is absent; .ci/run installs it."""
-import contextlib
 import json
-import shutil
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, synthetic_image
+from conftest import synthetic_image
+from deepfake.serve.local import CHROMIUM_ARGS, find_chromium, running_service
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = find_chromium()
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install chromium)")]
-# As root in a container, and with no network: no sandbox, and none of chromium's background connections.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
-def running_service(weights, timeout_s: float = 120):
-    """`python -m deepfake.serve` on a free loopback port, as a user starts it: (its URL, its pid); stopped on
-    leaving."""
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "deepfake.serve", "--port", str(port), "--weights", str(weights)],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/v1/health", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the service did not start: {server.stderr.read()[-2000:]}")
-                time.sleep(0.3)
-        yield url, server.pid
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def post_file(url: str, path) -> dict:

@@ -1,4 +1,4 @@
-"""tools/spectrum_probe.py: its spectrum feature, and the script end to end on a tiny checkpoint."""
+"""experiments/spectrum_probe.py: its spectrum feature, and the script end to end on a tiny checkpoint."""
 import numpy as np
 from PIL import Image
 
@@ -18,7 +18,7 @@ def test_a_periodic_trace_shows_as_a_peak_at_its_frequency():
 
 
 def test_the_probe_prints_every_condition_for_each_set(trained_checkpoint, labelled_folder):
-    result = run_script("tools/spectrum_probe.py", "--weights", str(trained_checkpoint), "--data",
+    result = run_script("experiments/spectrum_probe.py", "--weights", str(trained_checkpoint), "--data",
                         str(labelled_folder))
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines()[1:]]

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import SHARED_DATASETS, make_labelled_folder, requires_shared_data, run_script, synthetic_image
+from conftest import (SHARED_DATASETS, TINY_TRAINING, make_labelled_folder, requires_shared_data, run_script,
+                      synthetic_image)
 from deepfake.checkpoint import load_model
 from deepfake.data.datasets import discover_labelled_images, split_train_val
 from deepfake.synthesis import PseudoFakeCache, create_method
@@ -118,8 +119,8 @@ def test_synthesize_writes_pairs_train_reads_and_resumes(tmp_path):
 def test_reals_only_training_never_sees_a_real_fake(tmp_path):
     data = make_labelled_folder(tmp_path / "set", n_per_class=12)
     run = tmp_path / "run"
-    result = run_script("train.py", "--data", str(data), "--arch", "artifact_cnn_tiny", "--epochs", "2",
-                        "--img-size", "32", "--batch-size", "8", "--workers", "0", "--pseudo-fakes", "sbi",
+    result = run_script("train.py", "--data", str(data), *TINY_TRAINING, "--epochs", "2",
+                         "--pseudo-fakes", "sbi",
                         "--reals-only", "--epoch-size", "16", "--out", str(run))
     assert result.returncode == 0, result.stderr
     _, card = load_model(run / "best.safetensors")
@@ -137,8 +138,8 @@ def test_reals_only_training_never_sees_a_real_fake(tmp_path):
     assert evaluation.returncode == 0, evaluation.stderr
     rows = scores.read_text().splitlines()[1:]
     assert len(rows) == 6 and sum("/fake/" in row for row in rows) == 3
-    resumed = run_script("train.py", "--data", str(data), "--arch", "artifact_cnn_tiny", "--epochs", "2",
-                         "--img-size", "32", "--batch-size", "8", "--workers", "0", "--epoch-size", "16",
+    resumed = run_script("train.py", "--data", str(data), *TINY_TRAINING, "--epochs", "2",
+                          "--epoch-size", "16",
                          "--out", str(run), "--resume")
     assert resumed.returncode == 2 and "--pseudo-fakes" in resumed.stderr
 

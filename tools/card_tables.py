@@ -5,18 +5,16 @@
 The data table joins what the checkpoint recorded of each training folder (its images, split) with what the
 corpus manifest (data/sources.toml) says of it (class, family, generator or cameras, licence).
 
-Reads what `tools/model_card_figures.sh` (OUT/<set>.json, OUT/<set>.meso.json), `tools/cross_domain.sh`
-(xdomain_<set>.json) and `tools/reals_only.sh` (reals_only_<set>.json) wrote; a missing file prints as
+Reads what `tools/model_card_figures.sh` (OUT/<set>.json, OUT/<set>.meso.json), `experiments/cross_domain.sh`
+(xdomain_<set>.json) and `experiments/reals_only.sh` (reals_only_<set>.json) wrote; a missing file prints as
 "not measured", so the card never carries a figure that was not run.
 """
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from deepfake.data.corpus_manifest import load_manifest  # noqa: E402
+from deepfake.corpus.manifest import load_manifest  # noqa: E402
 
 SETS = ("faces-stylegan", "diffusion-coco", "faceswap-frames", "dfdc-faces")
 CONDITIONS = ("jpeg_q95", "jpeg_q75", "jpeg_q50", "downscale_0.5x", "gaussian_blur_sigma1", "center_crop_0.8")

@@ -29,10 +29,9 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from deepfake.data.corpus_builder import POOL_FOLDER, SOURCES_FOLDER  # noqa: E402
-from deepfake.data.corpus_manifest import DEFAULT_MANIFEST, load_manifest  # noqa: E402
+from deepfake.corpus.builder import POOL_FOLDER, SOURCES_FOLDER  # noqa: E402
+from deepfake.corpus.manifest import DEFAULT_MANIFEST, load_manifest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,13 +11,11 @@ them. Each is resized so its longer side is SIDE px and saved as JPEG; NOTICE.md
 import argparse
 import hashlib
 import io
-import sys
 from pathlib import Path
 
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from deepfake.checkpoint import load_model  # noqa: E402
 from deepfake.data.datasets import discover_labelled_images, load_split  # noqa: E402

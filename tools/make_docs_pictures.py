@@ -21,19 +21,18 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from deepfake import load_detector  # noqa: E402
 from deepfake.evaluation.evaluate import evaluate_checkpoints  # noqa: E402
-from deepfake.inference.explain import save_explanation  # noqa: E402
+from deepfake.inference.explain import explain_result  # noqa: E402
 from deepfake.inference.detector import DEFAULT_WEIGHTS  # noqa: E402
 from deepfake.reporting.plots import save_evaluation_plots, save_training_curves  # noqa: E402
 from deepfake.reporting.report import write_report  # noqa: E402
 from deepfake.samples import write_samples  # noqa: E402
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from deepfake.serve.local import CHROMIUM_ARGS  # noqa: E402
+
+CHROMIUM_FLAGS = ["--headless", *CHROMIUM_ARGS]  # a screenshot straight from the command line
 
 
 def main() -> None:
@@ -70,8 +69,8 @@ def main() -> None:
         meso = ROOT / "runs" / "card" / "meso" / "Meso4_DF.safetensors"
         explainer = load_detector(meso, device="cpu") if meso.exists() else detector
         record = explainer.predict(astronaut).to_dict()
-        made, _, _ = save_explanation(explainer, astronaut, record, Path(scratch))
-        made.replace(out / "gradcam_astronaut.png")
+        picture, _, _ = explain_result(explainer, astronaut, record)
+        picture.save(out / "gradcam_astronaut.png")
 
         chromium = shutil.which("chromium")
         if chromium is None:  # a fresh machine may lack it: keep the other pictures, say which one was not made
@@ -88,7 +87,7 @@ def main() -> None:
 
 def screenshot_synthetic_report(chromium: str, scratch: Path, png: Path) -> None:
     """An HTML report of a tiny model on the tests' synthetic images, whose thumbnails are safe to publish."""
-    from conftest import make_labelled_folder  # the tests' synthetic real/fake images
+    from deepfake.samples import make_labelled_folder  # synthetic real/fake images, safe to publish
     synthetic = make_labelled_folder(scratch / "synthetic", n_per_class=24)
     run = scratch / "run"
     subprocess.run([sys.executable, str(ROOT / "train.py"), "--data", str(synthetic), "--arch",
@@ -107,10 +106,10 @@ def screenshot_synthetic_report(chromium: str, scratch: Path, png: Path) -> None
 def screenshot_service_page(scratch: Path, png: Path) -> None:
     """The service's page with the four sample photos scored by the shipped weights, faces and Grad-CAM on."""
     from playwright.sync_api import sync_playwright
-    from test_serve_browser import CHROMIUM, CHROMIUM_ARGS, running_service
+    from deepfake.serve.local import find_chromium, running_service
     samples = write_samples(scratch / "samples")
     with running_service(DEFAULT_WEIGHTS) as (url, _), sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = driver.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 1500})
         page.goto(url + "/")
         page.locator("#model", has_text="threshold").wait_for(timeout=60_000)

@@ -3,7 +3,7 @@
 # on its validation split, ROC-AUC and the rest, ECE, the robustness table, video level on faceswap-frames;
 # MesoNet's four published checkpoints on the same images; the 5%-false-positive operating point; the face
 # detector. Needs ../shared/ beside the project. Writes JSON/CSV into runs/card/ (OUT=DIR to change).
-# Leave-one-set-out and reals-only are trained models of their own: tools/cross_domain.sh, tools/reals_only.sh.
+# Leave-one-set-out and reals-only are trained models of their own: experiments/cross_domain.sh, experiments/reals_only.sh.
 # SKIP_MESO=1 keeps MesoNet's files from an earlier run (they do not depend on W); SKIP_STRESS=1 leaves the
 # stress sweep out.
 set -euo pipefail
@@ -55,4 +55,4 @@ PYTHON
   --transfer-from "$OUT/meso/Meso4_DF.safetensors" --json "$OUT/stress.json" --plots "$OUT/plots"
 
 # Face detectors (predict.py --faces): recall and speed of MTCNN and the Haar cascade on the shared face sets.
-$PY tools/face_detectors.py --per-class 200 --shared "$D" | tee "$OUT/face_detectors.md"
+$PY experiments/face_detectors.py --per-class 200 --shared "$D" | tee "$OUT/face_detectors.md"

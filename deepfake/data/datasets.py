@@ -10,7 +10,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 from torch.utils.data import Dataset, default_collate, get_worker_info
@@ -98,12 +98,17 @@ def discover_labelled_images(root) -> List[LabelledImage]:
     return images
 
 
-def file_list_hash(images: Sequence[LabelledImage], root) -> str:
-    """A fingerprint of which files (by relative path and label) a model saw; cheap, content-blind."""
+def file_list_sha256(entries: Iterable[Tuple[str, int]]) -> str:
+    """A fingerprint of which files (path, label) a model saw, in any order; cheap, content-blind."""
     digest = hashlib.sha256()
-    for image in sorted(images, key=lambda item: str(item.path)):
-        digest.update(f"{image.path.relative_to(root).as_posix()}\t{image.label}\n".encode())
-    return digest.hexdigest()[:16]
+    for path, label in sorted(entries):
+        digest.update(f"{path}\t{label}\n".encode())
+    return digest.hexdigest()
+
+
+def file_list_hash(images: Sequence[LabelledImage], root) -> str:
+    """file_list_sha256 of a --data folder's images by their path below it, shortened as checkpoints record it."""
+    return file_list_sha256((image.path.relative_to(root).as_posix(), image.label) for image in images)[:16]
 
 
 def split_train_val(images: Sequence[LabelledImage], val_fraction: float, seed: int, split_by: str = "source"

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageEnhance, ImageFilter
 
-from ..preprocessing import DEFAULT_EVAL_CROPS, EVAL_CROP_COUNTS, Preprocessing  # noqa: F401 (re-exported)
+from ..preprocessing import EVAL_CROP_COUNTS, Preprocessing
 from .format_blind import FormatBlind, FormatChain, reencoded
 
 

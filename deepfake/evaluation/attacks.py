@@ -10,7 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..data.transforms import Preprocessing, crop_boxes, with_mirror_views
+from ..data.transforms import crop_boxes, with_mirror_views
+from ..preprocessing import Preprocessing
 from ..inference.forward import crop_averaged_logits
 
 
@@ -61,4 +62,6 @@ def pgd_evasion(model: nn.Module, preprocessing: Preprocessing, pixels: torch.Te
 
 def fgsm_evasion(model: nn.Module, preprocessing: Preprocessing, pixels: torch.Tensor, epsilon: float
                  ) -> torch.Tensor:
+    """Public API: FGSM, the one-step case of pgd_evasion, under the name the literature gives it (the stress
+    sweep uses PGD; tests check that the two agree)."""
     return pgd_evasion(model, preprocessing, pixels, epsilon, steps=1)

@@ -5,7 +5,6 @@
     for result in detector.predict_paths(paths): ...  # batched, decoded by worker processes
 """
 import glob
-import os
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -118,7 +117,7 @@ class Detector:
 
     def _faces_evidence(self, image: Image.Image, face_detector) -> "tuple[float, dict]":
         """Score each face; the most suspicious one decides. No face: the whole image, and say so."""
-        from ..data.faces import crop_face
+        from ..faces.boxes import crop_face
         boxes = face_detector.detect(image)
         if not boxes:
             return self.score_images([image])[0], {"faces": [], "note": "no face found; scored the whole image"}
@@ -187,7 +186,7 @@ class Detector:
         with), or None when faces are not scored."""
         if not self.scores_faces(options):
             return None
-        from ..data.face_detectors import create_face_detector, face_detector_name
+        from ..faces.detectors import create_face_detector, face_detector_name
         name = face_detector_name(self.card.training, options.face_detector)
         if name not in self._face_detectors:
             self._face_detectors[name] = create_face_detector(name)
@@ -206,13 +205,20 @@ class Detector:
             prediction = self.predict(path)
         return self.with_explanation(prediction, options)
 
+    def explainable(self):
+        """What Grad-CAM needs of this detector (explain.Explainable): the network, its preprocessing, the device
+        and the decision rule, so that explain.py depends on those and not on the Detector."""
+        from .explain import Explainable
+        return Explainable(self.model, self.card.preprocessing, self.device,
+                           lambda logit: self.calls_fake(self.probability_from_logits(logit).item()), self.threshold)
+
     def with_explanation(self, prediction: Prediction, options: PredictOptions) -> Prediction:
         """The prediction with its Grad-CAM overlay attached, if `options` ask for one."""
         if not options.explain:
             return prediction
         from .explain import explain_result
-        picture, note, explained = explain_result(self, Path(prediction.path), prediction.to_dict(),
-                                                  options.frames)
+        picture, note, explained = explain_result(self.explainable(), Path(prediction.path),
+                                                  prediction.to_dict(), options.frames)
         return replace(prediction, explanation=Explanation(picture, note, explained.get("frame")))
 
     def predict_files(self, paths: Sequence[Path], options: PredictOptions = PredictOptions(),
@@ -222,9 +228,7 @@ class Detector:
                       ) -> Iterator[Union[Prediction, Failure]]:
         """Every file under `options`, images first (batched by decoding workers unless faces are scored),
         then videos one by one (reporting_order); a file that cannot be scored becomes a Failure."""
-        from ..data.video import is_video_file
-        images = [path for path in paths if not is_video_file(path)]
-        videos = [path for path in paths if is_video_file(path)]
+        images, videos = images_and_videos(paths)
         one_by_one = videos
         if not self.scores_faces(options):
             for result in self.predict_paths(images, batch_size, workers, on_batch=on_progress):
@@ -247,24 +251,11 @@ class Detector:
     def adapt(self, fake_paths: Sequence[Path], real_paths: Sequence[Path] = (), replay=None, out=None,
               settings=None, show_progress: bool = False, log=print) -> "Detector":
         """A new Detector taught the generator of `fake_paths` (and, optionally, the user's own `real_paths`):
-        only the head learns, replaying the base model's training features (inference/adaptation.py). `replay`: an
+        only the head learns, replaying the base model's training features (deepfake/adaptation/). `replay`: an
         adaptation.Replay, else the replay file beside this detector's weights. With `out`, the adapted
         checkpoint and its replay set are also written there."""
-        from ..checkpoint import file_sha256
-        from .adaptation import AdaptSettings, Replay, adapt_model, replay_path, save_adapted
-        if replay is None:
-            stored = replay_path(self.weights) if self.weights else None
-            if stored is None or not stored.is_file():
-                raise DeepfakeError(f"no replay set beside {self.weights or 'this detector'}: build it once with "
-                                    f"python -m deepfake.adapt --replay-data FOLDERS, or pass replay=")
-            replay = Replay.load(stored)
-        model, card, next_replay = adapt_model(self.model, self.card, replay, fake_paths, real_paths,
-                                               file_sha256(self.weights) if self.weights else "",
-                                               settings or AdaptSettings(), show_progress, log)
-        if out is not None:
-            save_adapted(Path(out), model, card, next_replay)
-        return Detector(model, card, self.device, self.amp, self.evidence_mode, self.trust_anchors,
-                        weights=out)
+        from ..adaptation import adapt_detector  # the one call up: adaptation is built on training's feature cache
+        return adapt_detector(self, fake_paths, real_paths, replay, out, settings, show_progress, log)
 
     def predict_paths(self, paths: Sequence[Path], batch_size: int = 32, workers: Optional[int] = None,
                       on_batch: Callable[[int], None] = lambda n: None) -> Iterator[Union[Prediction, Failure]]:
@@ -313,10 +304,16 @@ def load_detector(weights: Union[str, Path, None] = None, device: Optional[str] 
                     weights=weights or DEFAULT_WEIGHTS)
 
 
-def reporting_order(paths: Sequence[Path]) -> List[Path]:
-    """The order predict_files reports files in: images first (they batch), then videos, each in input order."""
+def images_and_videos(paths: Sequence[Path]) -> "tuple[list, list]":
+    """The images (they batch) and the videos, each in input order."""
     from ..data.video import is_video_file
-    return [path for path in paths if not is_video_file(path)] + [path for path in paths if is_video_file(path)]
+    return [path for path in paths if not is_video_file(path)], [path for path in paths if is_video_file(path)]
+
+
+def reporting_order(paths: Sequence[Path]) -> List[Path]:
+    """The order predict_files reports files in: images first, then videos, each in input order."""
+    images, videos = images_and_videos(paths)
+    return images + videos
 
 
 GLOB_CHARACTERS = frozenset("*?[")

@@ -9,19 +9,19 @@ drawn where a face decided the verdict.
 """
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Tuple
+from dataclasses import dataclass
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
-from ..data.faces import FaceBox, face_crop_box
+from ..faces.boxes import FaceBox, face_crop_box
 from ..data.transforms import fit_to_input, to_normalized_tensor, with_mirror_views
+from ..preprocessing import Preprocessing
 from ..extras import needs
-
-if TYPE_CHECKING:  # the Detector calls in here (Detector.with_explanation); this module only uses its interface
-    from .detector import Detector
 
 with needs("Grad-CAM overlays (--explain)"):
     from captum.attr import LayerGradCam
@@ -36,15 +36,32 @@ MAX_OVERLAY_SIDE = 1024
 Box = Tuple[int, int, int, int]  # left, top, right, bottom in the picture's pixels
 
 
-def grad_cam(detector: "Detector", image: Image.Image) -> "tuple[Image.Image, np.ndarray]":
-    """(the view explained, a heatmap in [0, 1] of the same size)."""
-    view, _, heatmap = _grad_cam_with_region(detector, image)
+@dataclass(frozen=True)
+class Explainable:
+    """What Grad-CAM needs of a detector, and no more: its network, the preprocessing its checkpoint records, the
+    device, and its decision rule (the view's logit, calibrated, against the threshold). Detector.explainable()
+    makes one; every function here also takes the Detector itself."""
+    model: nn.Module
+    preprocessing: Preprocessing
+    device: torch.device
+    calls_fake: Callable[[torch.Tensor], bool]  # the view's mean logit -> called fake?
+    threshold: float  # shown in the legend
+
+    @classmethod
+    def of(cls, subject) -> "Explainable":
+        return subject if isinstance(subject, Explainable) else subject.explainable()
+
+
+def grad_cam(detector, image: Image.Image) -> "tuple[Image.Image, np.ndarray]":
+    """Public API: (the view explained, a heatmap in [0, 1] of the same size); `detector`: a Detector or an
+    Explainable. The overlay a person looks at is explanation()'s."""
+    view, _, heatmap = _grad_cam_with_region(Explainable.of(detector), image)
     return view, heatmap
 
 
-def _grad_cam_with_region(detector: "Detector", image: Image.Image) -> "tuple[Image.Image, Box, np.ndarray]":
+def _grad_cam_with_region(detector: Explainable, image: Image.Image) -> "tuple[Image.Image, Box, np.ndarray]":
     """(the view explained, where that view lies in `image`, its heatmap)."""
-    preprocessing = detector.card.preprocessing
+    preprocessing = detector.preprocessing
     fitted = fit_to_input(image, preprocessing)
     if detector.model.accepts_any_size:  # models/base.py: the contract every architecture keeps
         width, height = min(fitted.width, MAX_EXPLAINED_SIDE), min(fitted.height, MAX_EXPLAINED_SIDE)
@@ -58,7 +75,7 @@ def _grad_cam_with_region(detector: "Detector", image: Image.Image) -> "tuple[Im
     inputs = to_normalized_tensor(preprocessing)(view).unsqueeze(0).to(detector.device)
     with torch.no_grad():
         views = with_mirror_views(inputs, preprocessing)  # the verdict prediction gives this view
-        called_fake = detector.calls_fake(detector.probability_from_logits(detector.model(views).mean()).item())
+        called_fake = detector.calls_fake(detector.model(views).mean())
     # Explain the verdict: evidence for "fake" when called fake, for "real" (the negated logit) otherwise;
     # a real verdict explained on the fake logit would be an all-zero map.
     direction = 1.0 if called_fake else -1.0
@@ -109,7 +126,7 @@ def with_legend(picture: Image.Image, record: dict, threshold: float) -> Image.I
 NO_EVIDENCE = "flat map: no region moved the score either way (the model sees nothing it knows here)"
 
 
-def explanation(detector: "Detector", image: Image.Image, face: Optional[FaceBox] = None,
+def explanation(detector, image: Image.Image, face: Optional[FaceBox] = None,
                 max_side: int = MAX_OVERLAY_SIDE) -> "tuple[Image.Image, str]":
     """The overlay at the picture's own size (longer side capped at max_side), and a note when the map is flat.
 
@@ -118,7 +135,7 @@ def explanation(detector: "Detector", image: Image.Image, face: Optional[FaceBox
     like evidence."""
     subject_box = face_crop_box(image, face) if face is not None else (0, 0, image.width, image.height)
     subject = image.crop(subject_box) if face is not None else image
-    view, region, heatmap = _grad_cam_with_region(detector, subject)
+    view, region, heatmap = _grad_cam_with_region(Explainable.of(detector), subject)
     scale = min(1.0, max_side / max(image.size))
     picture = image.convert("RGB")
     if scale < 1:
@@ -143,7 +160,7 @@ def explanation(detector: "Detector", image: Image.Image, face: Optional[FaceBox
     return picture, NO_EVIDENCE if flat else ""
 
 
-def explain_result(detector: "Detector", source: Path, record: dict, n_frames: int = 16
+def explain_result(detector, source: Path, record: dict, n_frames: int = 16
                    ) -> "tuple[Image.Image, str, dict]":
     """The overlay a person should look at for one result (predict's JSON record of `source`): the image
     itself, or a video's most suspicious frame, with the face that decided drawn. Returns (overlay, note,
@@ -161,8 +178,9 @@ def explain_result(detector: "Detector", source: Path, record: dict, n_frames: i
     if faces:
         deciding = max(faces, key=lambda found: found["fake_probability"])
         face = FaceBox(deciding["x"], deciding["y"], deciding["width"], deciding["height"])
-    picture, note = explanation(detector, image, face)
-    return with_legend(picture, record, detector.threshold), note, explained
+    explainable = Explainable.of(detector)
+    picture, note = explanation(explainable, image, face)
+    return with_legend(picture, record, explainable.threshold), note, explained
 
 
 def overlay_path(out_dir, source) -> Path:

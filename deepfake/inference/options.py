@@ -20,7 +20,7 @@ class PredictOptions:
     # Score each detected face (the most suspicious decides; no face: the whole image). A checkpoint trained
     # on faces always does, asked or not.
     faces: bool = False
-    face_detector: Optional[str] = None  # data.face_detectors by name; None: the checkpoint's own, else mtcnn
+    face_detector: Optional[str] = None  # faces.detectors by name; None: the checkpoint's own, else mtcnn
     frames: int = 16  # a video's frames, sampled evenly
     aggregate: str = "mean"  # how frame scores make a video's (inference.aggregate)
     explain: bool = False  # attach a Grad-CAM overlay to each Prediction (Prediction.explanation)

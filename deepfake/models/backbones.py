@@ -18,7 +18,7 @@ from .packaged_weights import DINOV2_VITS14, EFFICIENTNET_LITE0, MOBILENET_V2, P
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-PROJECT_MEAN = PROJECT_STD = 0.5  # transforms.Preprocessing's defaults, which every checkpoint here uses
+PROJECT_MEAN = PROJECT_STD = 0.5  # preprocessing.Preprocessing's defaults, which every checkpoint here uses
 
 
 def resize_to(images: torch.Tensor, side: int) -> torch.Tensor:

@@ -12,7 +12,7 @@ the reference encoder's mark reads back exactly or nearly so on most pictures an
 on unmarked photos the distance behaves like that of random bits (smallest over 1,700 shared real photos: 51
 of 136 and 14 of 48). The tolerances below, a quarter and an eighth of the bits, give a random message a
 chance of 2e-9 (SD 1.x) and 5e-8 (SDXL) per picture and channel order. The mark does not survive JPEG re-encoding or
-resizing, so only losslessly stored pictures are read. tools/watermark_rates.py measures all of this."""
+resizing, so only losslessly stored pictures are read. experiments/watermark_rates.py measures all of this."""
 from dataclasses import dataclass
 from typing import List, Optional
 
@@ -71,7 +71,8 @@ def bits_from_votes(votes: np.ndarray, n_bits: int) -> np.ndarray:
 
 
 def decode_bits(bgr: np.ndarray, n_bits: int) -> np.ndarray:
-    """invisible-watermark's WatermarkDecoder(...).decode(bgr, "dwtDct") bits, for an [H, W, 3] uint8 BGR array."""
+    """Public API: invisible-watermark's WatermarkDecoder(...).decode(bgr, "dwtDct") bits, for an [H, W, 3] uint8
+    BGR array (the tests hold it to the library's own output; mark_distances is what the reader uses)."""
     import cv2
     return bits_from_votes(block_votes(cv2.cvtColor(np.ascontiguousarray(bgr), cv2.COLOR_BGR2YUV)), n_bits)
 

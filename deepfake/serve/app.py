@@ -8,6 +8,7 @@ Retry-After) -> each file sniffed, decoded and cropped on a worker thread -> the
 removed when the request ends, on error too.
 """
 import asyncio
+import json
 import logging
 import secrets
 import shutil
@@ -29,6 +30,7 @@ from ..errors import DeepfakeError
 from ..inference.aggregate import AGGREGATIONS
 from ..inference.detector import Detector
 from ..inference.options import PredictOptions
+from ..inference.records import CSV_COLUMNS, FORMULA_STARTS, REAL_MEANS
 from .model_queue import ModelQueue
 from .settings import ServiceSettings
 from .uploads import Upload, UploadRejected, receive_form
@@ -64,6 +66,15 @@ def parse_options(fields: dict, settings: ServiceSettings) -> PredictOptions:
         raise FileProblem(422, f"form field aggregate={aggregate!r}: one of {', '.join(sorted(AGGREGATIONS))}")
     return PredictOptions(faces=flag("faces"), face_detector=settings.face_detector, frames=int(frames),
                           aggregate=aggregate, explain=flag("explain"))
+
+
+def page_html() -> str:
+    """The page, with the definitions it shares with predict.py --csv written into it (records.py)."""
+    page = resources.files(__package__).joinpath("page.html").read_text(encoding="utf-8")
+    for name, value in (("CSV_COLUMNS", list(CSV_COLUMNS)), ("FORMULA_STARTS", list(FORMULA_STARTS)),
+                        ("REAL_MEANS", REAL_MEANS)):
+        page = page.replace(f"/*{name}*/{'[]' if isinstance(value, list) else chr(34) * 2}", json.dumps(value))
+    return page
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -260,7 +271,7 @@ def create_app(detector: Detector, settings: Optional[ServiceSettings] = None) -
     async def model():
         return describe(detector.card, detector.model)
 
-    page = resources.files(__package__).joinpath("page.html").read_text(encoding="utf-8")
+    page = page_html()
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home():

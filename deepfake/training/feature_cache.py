@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from ..checkpoint import atomic_write_bytes
 from ..data.datasets import Batch, collate_skipping_failures
-from ..inference.forward import CROPS_PER_FORWARD, mixed_precision
+from ..inference.forward import CROPS_PER_FORWARD, as_model_input, mixed_precision
 from ..models.base import frozen_weights_digest
 from .engine import seed_everything
 
@@ -70,19 +70,46 @@ class FeatureSet:
     def read(cls, path: Path) -> "FeatureSet":
         return cls(**torch.load(path, map_location="cpu", weights_only=True))
 
+    # Evaluation-style sets (crops_per_image given): what adaptation trains a head on and replays.
+    def crop_labels(self) -> torch.Tensor:
+        """Each crop's row labelled with its image's label."""
+        return self.labels.repeat_interleave(torch.as_tensor(self.crops_per_image, dtype=torch.long))
+
+    def image_logits(self, head: nn.Module) -> torch.Tensor:
+        """One logit per image: the mean of its crops', as in prediction."""
+        with torch.no_grad():
+            logits = head(self.features).reshape(-1)
+        return (torch.stack([part.mean() for part in logits.split(self.crops_per_image)]) if self.crops_per_image
+                else logits[:0])
+
+    def take(self, images: Sequence[int]) -> "FeatureSet":
+        """The rows of these images (positions in this set), in that order."""
+        starts = torch.cumsum(torch.as_tensor([0] + self.crops_per_image), 0).tolist()
+        rows = [row for image in images for row in range(starts[image], starts[image + 1])]
+        return FeatureSet(self.features[rows], self.labels[list(images)], [self.indices[image] for image in images],
+                          [self.crops_per_image[image] for image in images])
+
+    def __add__(self, other: "FeatureSet") -> "FeatureSet":
+        return FeatureSet(torch.cat([self.features, other.features]), torch.cat([self.labels, other.labels]),
+                          self.indices + other.indices, self.crops_per_image + other.crops_per_image)
+
 
 @torch.inference_mode()
 def compute_features(model: nn.Module, dataset: Dataset, device: torch.device, batch_size: int, workers: int,
-                     seed: int, amp: bool = False, on_batch: Callable[[int], None] = lambda n: None) -> FeatureSet:
-    """`model.embed` of every decodable item of `dataset`, in order; the seed fixes the augmentation drawn."""
+                     seed: int, amp: bool = False, on_batch: Callable[[int], None] = lambda n: None,
+                     on_failure: Callable[[str], None] = lambda message: None) -> FeatureSet:
+    """`model.embed` of every decodable item of `dataset`, in order (an item that does not decode is reported to
+    `on_failure` and has no row); the seed fixes the augmentation drawn."""
     seed_everything(seed)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate_skipping_failures,
                         generator=torch.Generator().manual_seed(seed))
     model.eval()
     features, labels, indices, crops_per_image = [], [], [], []
     for batch in loader:
+        for failure in batch.failures:
+            on_failure(f"skipped: {failure.message}")
         if batch.indices:
-            images = batch.images.to(device)
+            images = as_model_input(batch.images.to(device))
             with mixed_precision(device, amp):
                 features += [model.embed(chunk).float().cpu() for chunk in images.split(CROPS_PER_FORWARD)]
             labels.append(batch.labels)

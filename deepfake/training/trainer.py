@@ -7,7 +7,7 @@ import csv
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -30,7 +30,6 @@ from ..data.datasets import (
     LabelledImage,
     MIN_VALIDATION_PER_CLASS,
     LabelledImageDataset,
-    check_train_fraction,
     collate_skipping_failures,
     count_labels,
     load_split,
@@ -38,22 +37,19 @@ from ..data.datasets import (
 )
 from ..data.format_blind import FormatChain
 from ..data.transforms import (
-    DEFAULT_DEGRADATION_PROBABILITY,
-    DEFAULT_EVAL_CROPS,
-    DEFAULT_REFRAME_PROBABILITY,
-    DEFAULT_RELIGHT_PROBABILITY,
     NO_AUGMENTATION,
     Augmentation,
     EvalTransform,
-    Preprocessing,
     build_train_transform,
 )
-from ..distributed import Cluster, GlobalBatchSampler, default_device, rank_device, start_cluster, stop_cluster
+from ..distributed import Cluster, GlobalBatchSampler, rank_device, start_cluster, stop_cluster
 from ..errors import DeepfakeError
+from ..preprocessing import Preprocessing
 from ..evaluation.metrics import calibrate_on_validation
 from ..evaluation.scoring import score
 from ..inference.calibration import calibrated_rule
-from ..registry import check_model_kwargs, create_model, model_arguments
+from ..registry import create_model, model_arguments
+from .config import TrainConfig
 from .ema import ExponentialMovingAverage
 from .engine import seed_everything, train_one_epoch
 from .feature_cache import FeatureCache, round_name, trains_head_only
@@ -65,89 +61,6 @@ EPOCH_LOG = "log.csv"
 TRAINING_CURVES = "training_curves.png"
 FACE_CACHE = "face_cache"
 FEATURE_CACHE = "feature_cache"
-
-
-@dataclass
-class TrainConfig:
-    data_dirs: Sequence[str]
-    out_dir: str = "runs/train"
-    arch: str = "artifact_cnn_deep"
-    model_kwargs: Dict = field(default_factory=dict)
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 5e-4  # 2e-3 stalled the shipped recipe for its first 8 epochs (see weights/MODEL_CARD.md)
-    weight_decay: float = 1e-4
-    img_size: int = 128
-    eval_crops: int = DEFAULT_EVAL_CROPS
-    mirror_views: bool = False  # validate (and later predict) on each crop and its mirror, logits averaged
-    resize: int = 0
-    faces: bool = False
-    face_detector: str = "mtcnn"  # data.faces.FACE_DETECTORS: which one crops the faces under --faces
-    val_fraction: float = 0.2
-    train_fraction: float = 1.0  # < 1: train on that share of the training split (a learning curve's point)
-    seed: int = 0
-    workers: Optional[int] = None
-    split_by: str = "source"  # real/NAME and fake/NAME on one side (see data.split_train_val)
-    threshold_rule: str = "balanced_accuracy"
-    augment: bool = True
-    format_blind: bool = False  # every training image resized and re-encoded by one chain (data.format_blind)
-    augment_probability: float = DEFAULT_DEGRADATION_PROBABILITY  # of each degradation (downscale, blur, JPEG)
-    reframe_probability: float = DEFAULT_REFRAME_PROBABILITY  # of a random window of 75-100% of the image
-    relight_probability: float = DEFAULT_RELIGHT_PROBABILITY  # of each of brightness, contrast, saturation +-30%
-    balance_sets: bool = False
-    mixup_alpha: float = 0.0  # 0: no mixup; else each batch blended with a shuffled copy (mixup.Mixup)
-    ema_decay: float = 0.0  # 0: validate and ship the weights of the last step; else their moving average
-    layer_decay: float = 1.0  # pretrained backbones: each stage below the head learns at this factor of the next
-    feature_rounds: int = 4  # frozen backbones: augmented views cached per training image (epoch e uses e % R)
-    init_cnn: Optional[str] = None  # fused models: start the artifact branch from this checkpoint's CNN
-    init_from: Optional[str] = None  # start every weight from this checkpoint of the same model (fine-tune it)
-    pseudo_fakes: Sequence[str] = ()  # synthesis.METHODS made from the training reals (and validation's if reals_only)
-    reals_only: bool = False  # drop the sets' fakes: train and validate on reals and their pseudo-fakes alone
-    pseudo_fake_cache: Optional[str] = None  # default OUT/pseudo_fakes; share it between runs to make each once
-    taef2: Optional[str] = None  # the autoencoder pseudo-fakes' weights folder (default ../shared/anchors/taef2)
-    epoch_size: int = 0  # 0: an epoch is every training image once; else this many, drawn afresh each epoch
-    amp: bool = False
-    resume: Optional[str] = None
-    device: str = "cuda" if torch.cuda.is_available() else "cpu"
-    show_progress: bool = True
-
-    def __post_init__(self):
-        """Every range a setting must keep, checked before any folder is scanned, so that fit() from Python
-        gets the same one-line errors as train.py; each names the train.py flag of its field."""
-        self.pseudo_fakes = tuple(self.pseudo_fakes)
-        if self.epochs < 1 or self.batch_size < 1 or self.img_size < 8:
-            raise DeepfakeError("--epochs and --batch-size must be at least 1, --img-size at least 8")
-        if self.workers is not None and self.workers < 0:
-            raise DeepfakeError(f"--workers must be at least 0 (0: decode in the main process), not {self.workers}")
-        if self.resize and self.resize < self.img_size:
-            raise DeepfakeError(f"--resize must be 0 or at least --img-size ({self.img_size}), not {self.resize}")
-        for flag, probability in (("--augment-probability", self.augment_probability),
-                                  ("--reframe-probability", self.reframe_probability),
-                                  ("--relight-probability", self.relight_probability)):
-            if not 0 <= probability <= 1:
-                raise DeepfakeError(f"{flag} must be between 0 and 1, not {probability}")
-        if self.weight_decay < 0:
-            raise DeepfakeError(f"--weight-decay must be at least 0, not {self.weight_decay}")
-        if not 0 < self.val_fraction < 1:
-            raise DeepfakeError(f"--val-fraction must be between 0 and 1, not {self.val_fraction}")
-        if self.init_from and self.init_cnn:
-            raise DeepfakeError("--init-from starts the whole model, --init-cnn its CNN branch: pass one of them")
-        check_train_fraction(self.train_fraction)
-        if self.mixup_alpha < 0:
-            raise DeepfakeError(f"--mixup must be 0 (off) or positive, not {self.mixup_alpha}")
-        if not 0 <= self.ema_decay < 1:
-            raise DeepfakeError(f"--ema-decay must be 0 (off) or between 0 and 1, not {self.ema_decay}")
-        if not 0 < self.layer_decay <= 1:
-            raise DeepfakeError(f"--layer-decay must be in (0, 1], not {self.layer_decay}")
-        if self.feature_rounds < 1:
-            raise DeepfakeError(f"--feature-rounds must be at least 1, not {self.feature_rounds}")
-        if self.epoch_size < 0:
-            raise DeepfakeError(f"--epoch-size must be 0 (every image) or positive, not {self.epoch_size}")
-        if self.reals_only and not self.pseudo_fakes:
-            raise DeepfakeError("--reals-only leaves out every fake of the sets: add --pseudo-fakes sbi and/or "
-                                "autoencoder to learn from")
-        check_model_kwargs(self.arch, self.model_kwargs)
-        default_device(self.device)
 
 
 def with_input_size(arch: str, model_kwargs: Dict, img_size: int) -> Dict:
@@ -580,7 +493,7 @@ def add_pseudo_fakes(config: TrainConfig, train_images, set_ids, val_images, out
 
 def crop_faces(images, cache_dir: Path, detector_name: str, show_progress: bool, log) -> Dict[Path, LabelledImage]:
     """Each image's cached face crop (detected on the first run only), by original path; unreadable ones left out."""
-    from ..data.face_detectors import FaceCropCache
+    from ..faces.detectors import FaceCropCache
     cache = FaceCropCache(cache_dir, detector_name)
     cropped, without_face = {}, 0
     for image in tqdm(images, desc="face crops", unit="img", leave=False, disable=not show_progress):

@@ -1,4 +1,4 @@
-"""python -m deepfake.convert: the command lives with the others, in cli.py; the converters in models/converters.py."""
+"""python -m deepfake.convert, an alias of `deepfake convert` (cli/convert.py); the work is in models/converters.py."""
 if __name__ == "__main__":
     import sys
 

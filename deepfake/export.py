@@ -1,4 +1,4 @@
-"""python -m deepfake.export: the command lives with the others, in cli.py; the exporter in inference/onnx_export.py."""
+"""python -m deepfake.export, an alias of `deepfake export` (cli/export.py); the work is in inference/onnx_export.py."""
 if __name__ == "__main__":
     import sys
 

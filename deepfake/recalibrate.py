@@ -1,4 +1,4 @@
-"""python -m deepfake.recalibrate: the command lives with the others, in cli.py; the refit in evaluation/recalibrate.py."""
+"""python -m deepfake.recalibrate, an alias of `deepfake recalibrate` (cli/recalibrate.py); the work is in evaluation/recalibrate.py."""
 if __name__ == "__main__":
     import sys
 

@@ -1,4 +1,4 @@
-"""python -m deepfake.synthesize: the command lives with the others, in cli.py; the folder writer in synthesis/folder.py."""
+"""python -m deepfake.synthesize, an alias of `deepfake synthesize` (cli/synthesize.py); the work is in synthesis/folder.py."""
 if __name__ == "__main__":
     import sys
 

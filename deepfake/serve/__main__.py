@@ -1,3 +1,3 @@
-if __name__ == "__main__":  # python -m deepfake.serve: the command lives with the others, in cli.py
+if __name__ == "__main__":  # python -m deepfake.serve, an alias of `deepfake serve` (cli/serve.py)
     from deepfake.cli import serve
     serve()

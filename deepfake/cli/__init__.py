@@ -30,7 +30,9 @@ synthesize = run_cli(synthesize_main)
 adapt = run_cli(adapt_main)
 
 
-def main(argv=None) -> None:
-    """`deepfake SUBCOMMAND ARGS` (the console script and `python -m deepfake`)."""
+def _deepfake_main(argv=None) -> int:
     from .subcommands import dispatch
-    dispatch(argv)
+    return dispatch(argv)
+
+
+main = run_cli(_deepfake_main)  # `deepfake SUBCOMMAND ARGS`: the console script and `python -m deepfake`

@@ -20,3 +20,5 @@ def test_the_benchmark_has_a_row_per_piece_and_states_the_headline(trained_check
     assert 0 <= rows["aligned"][0]["reals_flagged"] <= 1 and rows["subject"][0]["n_real"] < 12  # the val side
     table = tool.markdown(rows, trained_checkpoint, 0.5)
     assert "worst content-matched ROC-AUC" in table and table.count("\n| (") == 2
+    assert not tool.counted(rows["subject"][0])  # a handful of validation images: shown, not counted
+    assert tool.headline(rows)["worst_roc_auc"] == rows["aligned"][0]["roc_auc"]

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 from deepfake.data.images import load_rgb_image  # noqa: E402
 from deepfake.errors import DeepfakeError  # noqa: E402
 from deepfake.provenance import read_evidence  # noqa: E402
+from deepfake.samples import write_synthetic_clip  # noqa: E402
 
 XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
        b'<rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:CreatorTool="Midjourney"/></rdf:RDF>'
@@ -53,16 +54,7 @@ def originals() -> dict:
 
 
 def video_original(folder: Path) -> bytes:
-    import av
-    path = folder / "original.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for index in range(10):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), index * 20, np.uint8), format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return path.read_bytes()
+    return write_synthetic_clip(folder / "original.mp4", n_frames=10, rate=10, step=20).read_bytes()
 
 
 def metadata_region(data: bytes) -> tuple:

@@ -44,6 +44,20 @@ def make_labelled_folder(root: Path, n_per_class: int = 24, seed: int = 0, layou
     return root
 
 
+def write_synthetic_clip(path: Path, n_frames: int, rate: int = 30, size=(64, 48), step: int = 2) -> Path:
+    """An MPEG-4 clip of flat grey frames, each `step` levels brighter than the last (PyAV, the video extra)."""
+    import av
+    width, height = size
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for index in range(n_frames):
+            pixels = np.full((height, width, 3), (index * step) % 256, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        container.mux(stream.encode())
+    return Path(path)
+
+
 if __name__ == "__main__":
     target = sys.argv[1] if len(sys.argv) > 1 else "samples"
     for sample in write_samples(target):

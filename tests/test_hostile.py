@@ -91,16 +91,9 @@ def test_an_unknown_length_is_sampled_evenly_in_bounded_memory():
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
-    av = pytest.importorskip("av")
-    path = tmp_path_factory.mktemp("video") / "clip.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for index in range(120):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), index * 2, np.uint8), format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return path
+    pytest.importorskip("av")
+    from deepfake.samples import write_synthetic_clip
+    return write_synthetic_clip(tmp_path_factory.mktemp("video") / "clip.mp4", n_frames=120)
 
 
 def test_a_video_without_a_declared_length_keeps_at_most_twice_the_frames_asked(clip, monkeypatch):

@@ -160,3 +160,26 @@ def test_old_checkpoints_keep_the_split_they_recorded(tmp_path):
     assert differs  # so the recorded rule, not the new default, is what reproduced it
     peer = SimpleNamespace(training={})  # a converted model records no split: today's default
     assert recorded_split(peer)["split_by"] == "source"
+
+
+def test_a_folder_of_pairs_can_be_capped_and_large_photos_cropped_at_native_scale(tmp_path):
+    """synthesize --max-images takes the same N images on every machine; --max-pixels gives a large photo's
+    central crop, unresized, on both sides of its pair."""
+    from deepfake.synthesis.folder import synthesize_folder
+    rng = np.random.default_rng(0)
+    (tmp_path / "reals").mkdir()
+    for index in range(5):
+        synthetic_image(rng, fake=False, size=64).save(tmp_path / "reals" / f"{index}.png")
+    runs = [synthesize_folder("sbi", tmp_path / "reals", tmp_path / f"out{run}", show_progress=False,
+                              on_failure=lambda message: None, max_images=3) for run in range(2)]
+    assert runs[0]["n_pairs"] == 3 and runs[0]["max_images"] == 3
+    chosen = [sorted(path.name for path in (tmp_path / f"out{run}" / "real").rglob("*.png")) for run in range(2)]
+    assert chosen[0] == chosen[1]
+    (tmp_path / "big").mkdir()
+    photo = rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    Image.fromarray(photo).save(tmp_path / "big" / "large.png")
+    made = synthesize_folder("sbi", tmp_path / "big", tmp_path / "cropped", show_progress=False, max_pixels=100 * 100)
+    assert made["n_cropped"] == 1
+    crop = np.asarray(Image.open(tmp_path / "cropped" / "real" / "large" / "large.png"))
+    assert np.array_equal(crop, photo[100:200, 150:250])  # the centre, not resized
+    assert Image.open(tmp_path / "cropped" / "fake" / "large" / "large.png").size == (100, 100)

@@ -9,6 +9,9 @@
 # 224 px, and whole 12-megapixel photos would cost hours each batch. Made once: an interrupted run resumes where
 # it stopped (files already written are kept). Photographs go first, face crops last. THREADS (default 1)
 # leaves the other core free; about 1.6 s per 512-px photo on one core with bfloat16, 4 s without.
+# MAX_PER_SOURCE (default 300, 0: all) caps each folder, chosen by a hash of the path: a working machine keeps
+# data/ only for its session, and every real photo of the corpus (about 7,600, most capped at 1 megapixel) takes
+# several hours on 2 cores, so a session that trains on the pairs builds a capped set first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"
@@ -21,7 +24,8 @@ FACE_SETS="faces-stylegan faceswap-frames dfdc-faces"
 synthesize() {  # REAL_DIR OUT_DIR
   [ -d "$1" ] || return 0
   echo "== $1 -> $2"
-  $PY -m deepfake.synthesize autoencoder --data "$1" --out "$2" --max-pixels "${MAX_PIXELS:-1048576}"
+  $PY -m deepfake.synthesize autoencoder --data "$1" --out "$2" --max-pixels "${MAX_PIXELS:-1048576}" \
+    --max-images "${MAX_PER_SOURCE:-300}"
 }
 
 synthesize "$SHARED/diffusion-coco" "$OUT/diffusion-coco"

@@ -6,6 +6,7 @@ every pair on one side of the split. The folder is for looking at, for other too
 set that will not be validated on; `train.py --pseudo-fakes` makes the same images from the training split's
 reals only, which is what an honest validation needs (docs/training.md).
 """
+import hashlib
 import json
 import os
 from io import BytesIO
@@ -78,14 +79,17 @@ def image_pixels(path: Path) -> int:
 
 
 def synthesize_folder(method_name: str, real_dir, out_dir, taef2: Optional[str] = None,
-                      show_progress: bool = True, on_failure=print, max_pixels: int = 0) -> dict:
+                      show_progress: bool = True, on_failure=print, max_pixels: int = 0, max_images: int = 0) -> dict:
     """max_pixels: a photo above this many pixels gives its central crop of that size, written as the pair's
-    real side (PNG) beside its pseudo-fake, so both sides hold the same content at native scale; 0: whole."""
+    real side (PNG) beside its pseudo-fake, so both sides hold the same content at native scale; 0: whole.
+    max_images: at most this many images, chosen by a hash of their path (the same ones on every machine); 0: all."""
     real_dir, out_dir = Path(real_dir), Path(out_dir)
     if not real_dir.is_dir():
         raise DeepfakeError(f"{real_dir}: no such folder")
     method = create_method(method_name, taef2)  # first: a missing TAEF2 is said before any folder is scanned
     images = real_images(real_dir)
+    if max_images:
+        images = sorted(images, key=lambda item: hashlib.sha256(str(item[1]).encode()).hexdigest())[:max_images]
     cache = PseudoFakeCache(out_dir, method)
     made, cropped, failed = 0, 0, []
     for source, relative in tqdm(images, desc=method_name, unit="img", disable=not show_progress):
@@ -110,6 +114,6 @@ def synthesize_folder(method_name: str, real_dir, out_dir, taef2: Optional[str] 
             continue
         made += 1
     manifest = {**cache.method.describe(), "source": str(real_dir.resolve()), "n_pairs": made,
-                "n_cropped": cropped, "max_pixels": max_pixels, "n_failed": len(failed)}
+                "n_cropped": cropped, "max_pixels": max_pixels, "max_images": max_images, "n_failed": len(failed)}
     atomic_write_bytes(out_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
     return manifest

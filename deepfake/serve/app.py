@@ -10,6 +10,7 @@ removed when the request ends, on error too.
 import asyncio
 import json
 import logging
+import re
 import secrets
 import shutil
 import tempfile
@@ -73,7 +74,8 @@ def page_html() -> str:
     page = resources.files(__package__).joinpath("page.html").read_text(encoding="utf-8")
     for name, value in (("CSV_COLUMNS", list(CSV_COLUMNS)), ("FORMULA_STARTS", list(FORMULA_STARTS)),
                         ("REAL_MEANS", REAL_MEANS)):
-        page = page.replace(f"/*{name}*/{'[]' if isinstance(value, list) else chr(34) * 2}", json.dumps(value))
+        # The page holds `/*NAME*/[]` or `/*NAME*/""`: an empty value of the right type until it is filled.
+        page = re.sub(rf'/\*{name}\*/(\[\]|"")', lambda _: json.dumps(value), page)
     return page
 
 

@@ -416,7 +416,7 @@ def test_report_thumbnails_list_their_evidence(mixed_folder):
 
 
 def test_readme_example_the_shipped_model_says_real_and_the_file_says_generated(tmp_path):
-    """README's Provenance example: samples/astronaut.png re-saved with AUTOMATIC1111's PNG text."""
+    """docs/provenance.md's example (README points to it): samples/astronaut.png re-saved with A1111's PNG text."""
     from deepfake import load_detector
     from deepfake.samples import write_samples
     astronaut = [path for path in write_samples(tmp_path / "samples") if path.stem == "astronaut"][0]
@@ -428,5 +428,6 @@ def test_readme_example_the_shipped_model_says_real_and_the_file_says_generated(
     assert plain.label == "real" and plain.decided_by == "model" and plain.evidence == []
     assert declared.label == "fake" and declared.decided_by == "provenance"
     assert declared.fake_probability == pytest.approx(plain.fake_probability, abs=1e-6)
-    shown = re.search(r"The model calls the photograph real \(([0-9.]+)\)", (ROOT / "README.md").read_text())
-    assert round(plain.fake_probability, 4) == float(shown.group(1))  # the figure README shows
+    shown = re.search(r"the model calls `samples/astronaut.png` real \(([0-9.]+)\)",
+                      (ROOT / "docs" / "provenance.md").read_text())
+    assert round(plain.fake_probability, 4) == float(shown.group(1))  # the figure the document shows

@@ -35,6 +35,21 @@ def synthetic_image(rng: np.random.Generator, fake: bool, size: int = 48) -> Ima
     return Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
 
 
+ASTRONAUT_FACE = (150, 20, 290, 160)  # (left, top, right, bottom) of the face in scikit-image's astronaut
+
+
+def face_image(rng: np.random.Generator, size: int = 96) -> Image.Image:
+    """A real face for the tests of face methods (landmarks, self-blending): the astronaut's, public domain,
+    reframed and tinted a little per draw, so that each draw is a different file."""
+    from skimage import data
+
+    left, top, right, bottom = ASTRONAUT_FACE
+    dx, dy = rng.integers(-8, 9, size=2)
+    face = Image.fromarray(data.astronaut()).crop((left + dx, top + dy, right + dx, bottom + dy))
+    pixels = np.asarray(face.resize((size, size), Image.BICUBIC), dtype=np.float32) + rng.uniform(-8, 8, size=3)
+    return Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
+
+
 def make_labelled_folder(root: Path, n_per_class: int = 24, seed: int = 0, layout=("real", "fake")) -> Path:
     rng = np.random.default_rng(seed)
     for label, folder in enumerate(layout):

@@ -11,9 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from deepfake.samples import make_labelled_folder, synthetic_image  # noqa: F401 (the tests' images)
+from deepfake.samples import face_image, make_labelled_folder, synthetic_image  # noqa: F401 (the tests' images)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
@@ -30,6 +31,16 @@ def tiny_card(**overrides):
     values = dict(arch="artifact_cnn_tiny", model_kwargs={"hidden": 8}, preprocessing=Preprocessing(input_size=32),
                   threshold=0.37, threshold_rule="balanced_accuracy on the validation split")
     return ModelCard(**dict(values, **overrides))
+
+
+def make_face_folder(root: Path, n_per_class: int = 6, seed: int = 0) -> Path:
+    """real/ holds faces (the astronaut's, reframed and tinted), fake/ the synthetic fakes: a face method has
+    landmarks to find in every real image."""
+    make_labelled_folder(root, n_per_class, seed)
+    rng = np.random.default_rng(seed)
+    for path in sorted((root / "real").iterdir()):
+        face_image(rng).save(path)
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -107,6 +107,7 @@ def test_the_wheel_installs_and_predicts_outside_the_repository(tmp_path):
     assert (site / "deepfake" / "weights" / "MODEL_CARD.md").is_file() and (site / "deepfake" / "serve" /
                                                                              "page.html").is_file()
     assert (site / "deepfake" / "weights" / "deepfake_cnn.replay.safetensors").is_file()  # what adapt replays
+    assert (site / "deepfake" / "weights" / "deepfake_faces.safetensors").is_file()  # what --faces scores with
     predicted = subprocess.run([str(venv / "bin" / "deepfake-predict"), "--image_path", str(sample), "--json"],
                                cwd=away, capture_output=True, text=True, timeout=600)
     assert predicted.returncode == 0, predicted.stderr

@@ -49,6 +49,19 @@ def test_shipped_weights_match_the_model_card_on_held_out_images():
     assert auc == pytest.approx(0.9256, abs=0.002)
 
 
+@pytest.mark.slow
+@requires_shared_data
+def test_the_shipped_face_model_matches_its_card_on_held_out_faces():
+    # faces-stylegan's validation split, which training held out: weights/FACE_MODEL_CARD.md states 0.967.
+    from deepfake.inference.detector import DEFAULT_FACE_WEIGHTS
+    result = run_script("evaluate.py", "--data", str(SHARED_DATASETS / "faces-stylegan"), "--split", "val",
+                        "--weights", str(DEFAULT_FACE_WEIGHTS))
+    assert result.returncode == 0, result.stderr
+    assert "220 real, 220 fake" in result.stdout
+    auc = float(re.search(r"roc_auc\s+([0-9.]+)", result.stdout).group(1))
+    assert auc == pytest.approx(0.967, abs=0.002)
+
+
 @pytest.mark.slow  # each console script started as its own process
 def test_the_installed_commands_run_outside_the_repository(tmp_path):
     """README's commands install the project itself: its console scripts and `python -m deepfake.X` work from

@@ -5,37 +5,58 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import (SHARED_DATASETS, TINY_TRAINING, make_labelled_folder, requires_shared_data, run_script,
-                      synthetic_image)
+from conftest import (SHARED_DATASETS, TINY_TRAINING, face_image, make_face_folder, make_labelled_folder,
+                      requires_shared_data, run_script, synthetic_image)
 from deepfake.checkpoint import load_model
 from deepfake.data.datasets import discover_labelled_images, split_train_val
 from deepfake.synthesis import PseudoFakeCache, create_method
-from deepfake.synthesis.self_blend import face_mask, self_blend
+from deepfake.synthesis.methods import NoFaceFound
+from deepfake.faces.landmarks import FaceLandmarker
+from deepfake.synthesis.self_blend import hull_mask, self_blend_parts, spill_limit
 
 TAEF2_DIR = SHARED_DATASETS.parent / "anchors" / "taef2"
 
 
-def face_like(size: int = 96, seed: int = 0) -> Image.Image:
-    return synthetic_image(np.random.default_rng(seed), fake=False, size=size)
+def oval_landmarks(centre, radii, n: int = 60) -> np.ndarray:
+    angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    points = [centre[0] + radii[0] * np.cos(angles), centre[1] + radii[1] * np.sin(angles)]
+    return np.stack(points, 1).astype(np.float32)
 
 
-def test_self_blend_changes_the_face_and_keeps_the_border():
-    image = face_like()
-    blended = np.asarray(self_blend(image, np.random.default_rng(3)), dtype=np.float32)
-    original = np.asarray(image, dtype=np.float32)
-    difference = np.abs(blended - original).mean(axis=2)
-    # The mask's outside is the untouched target; its inside is the altered copy.
-    assert difference[:3, :3].max() < 1 and difference[-3:, :3].max() < 1
-    assert difference[40:56, 40:56].mean() > 1
-    mask = face_mask(96, 96, np.random.default_rng(0))
-    assert mask.min() >= 0 and mask.max() == pytest.approx(1) and 0 < mask.mean() < 0.6
+@pytest.mark.parametrize("seed", range(40))
+def test_self_blend_mask_follows_the_landmarks(seed):
+    """SBI's mask is the landmarks' hull, deformed and blurred within a bound: with the face off the crop's
+    centre, no pixel outside the hull's dilation may take anything from the altered copy."""
+    rng = np.random.default_rng(seed)
+    image = synthetic_image(rng, fake=False, size=128)
+    points = oval_landmarks(centre=(40 + seed % 5 * 10, 80 - seed % 3 * 15), radii=(22, 30))
+    parts = self_blend_parts(image, points, rng)
+    blended = np.asarray(parts.image, dtype=np.float32)
+    changed = np.abs(blended - parts.target).max(axis=2) > 1  # pixels the source reached
+    outside = spill_limit(128, 128, points) == 0
+    assert changed.any() and not changed[outside].any()
+    assert parts.mask[outside].max(initial=0) == 0
+    # ... and it is the face's own region, not a thin ring: most of the hull takes the source
+    assert (parts.mask[hull_mask(128, 128, points) > 0] > 0).mean() > 0.6
+
+
+def test_landmarks_find_a_real_face_and_no_face_in_noise():
+    landmarker = FaceLandmarker()
+    points = landmarker(face_image(np.random.default_rng(0), size=128))
+    assert points.shape == (468, 2)
+    # centred on the face the crop holds (the mesh may run a little past a tight crop's chin), and spread over
+    # it rather than bunched in one spot
+    assert ((points.mean(axis=0) > 30) & (points.mean(axis=0) < 100)).all()
+    assert np.ptp(points[:, 0]) > 40 and np.ptp(points[:, 1]) > 50
+    assert landmarker(synthetic_image(np.random.default_rng(0), fake=False, size=128)) is None
 
 
 def test_pseudo_fakes_are_deterministic_by_content_and_cached(tmp_path):
-    image = face_like()
+    image = face_image(np.random.default_rng(0))
     image.save(tmp_path / "a.png")
     image.save(tmp_path / "same_photo_elsewhere.png")
-    face_like(seed=1).save(tmp_path / "b.png")
+    face_image(np.random.default_rng(1)).save(tmp_path / "b.png")
+    synthetic_image(np.random.default_rng(0), fake=False).save(tmp_path / "no_face.png")
     cache = PseudoFakeCache(tmp_path / "cache", create_method("sbi"))
     first = cache.make(tmp_path / "a.png")
     assert cache.make(tmp_path / "same_photo_elsewhere.png") == first  # keyed by the bytes, not the path
@@ -45,7 +66,10 @@ def test_pseudo_fakes_are_deterministic_by_content_and_cached(tmp_path):
     first.unlink()
     assert cache.make(tmp_path / "a.png").read_bytes() == made  # remade identically
     assert cache.make(tmp_path / "b.png") != first
-    assert first.parent.name == "sbi-v1"
+    assert first.parent.name == "sbi-v2"
+    for _ in range(2):  # no face: no pseudo-fake, and the second look is the marker's
+        with pytest.raises(NoFaceFound, match="no_face.png"):
+            cache.make(tmp_path / "no_face.png")
 
 
 @pytest.mark.skipif(not TAEF2_DIR.is_dir(), reason="../shared/anchors/taef2 is not beside the project")
@@ -96,7 +120,7 @@ def test_split_by_source_equals_split_by_folder_without_shared_names(tmp_path):
 
 @pytest.mark.slow
 def test_synthesize_writes_pairs_train_reads_and_resumes(tmp_path):
-    data = make_labelled_folder(tmp_path / "set", n_per_class=6)
+    data = make_face_folder(tmp_path / "set", n_per_class=6)
     (data / "real" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
     out = tmp_path / "sbi"
     result = run_script("-m", "deepfake.synthesize", "sbi", "--data", str(data), "--out", str(out))
@@ -117,7 +141,7 @@ def test_synthesize_writes_pairs_train_reads_and_resumes(tmp_path):
 
 @pytest.mark.slow
 def test_reals_only_training_never_sees_a_real_fake(tmp_path):
-    data = make_labelled_folder(tmp_path / "set", n_per_class=12)
+    data = make_face_folder(tmp_path / "set", n_per_class=12)
     run = tmp_path / "run"
     result = run_script("train.py", "--data", str(data), *TINY_TRAINING, "--epochs", "2",
                          "--pseudo-fakes", "sbi",
@@ -125,11 +149,11 @@ def test_reals_only_training_never_sees_a_real_fake(tmp_path):
     assert result.returncode == 0, result.stderr
     _, card = load_model(run / "best.safetensors")
     record = card.training["pseudo_fakes"]
-    assert record["reals_only"] and record["methods"] == [{"method": "sbi", "version": 1}]
+    assert record["reals_only"] and record["methods"] == [{"method": "sbi", "version": 2}]
     # 12 reals split 9/3 (the folder's split, as without pseudo-fakes): one pseudo-fake each
     assert (record["n_train"], record["n_val"]) == (9, 3)
     assert card.training["split_by"] == "source" and card.training["epoch_size"] == 16
-    assert len(list((run / "pseudo_fakes" / "sbi-v1").glob("*.png"))) == 12
+    assert len(list((run / "pseudo_fakes" / "sbi-v2").glob("*.png"))) == 12
     assert len((run / "log.csv").read_text().splitlines()) == 3  # a header and two epochs
     # --split val on this checkpoint scores its held-back reals against the folder's real fakes
     scores = tmp_path / "scores.csv"
@@ -169,7 +193,7 @@ def test_a_folder_of_pairs_can_be_capped_and_large_photos_cropped_at_native_scal
     rng = np.random.default_rng(0)
     (tmp_path / "reals").mkdir()
     for index in range(5):
-        synthetic_image(rng, fake=False, size=64).save(tmp_path / "reals" / f"{index}.png")
+        face_image(rng, size=64).save(tmp_path / "reals" / f"{index}.png")
     runs = [synthesize_folder("sbi", tmp_path / "reals", tmp_path / f"out{run}", show_progress=False,
                               on_failure=lambda message: None, max_images=3) for run in range(2)]
     assert runs[0]["n_pairs"] == 3 and runs[0]["max_images"] == 3
@@ -177,6 +201,7 @@ def test_a_folder_of_pairs_can_be_capped_and_large_photos_cropped_at_native_scal
     assert chosen[0] == chosen[1]
     (tmp_path / "big").mkdir()
     photo = rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    photo[100:200, 150:250] = np.asarray(face_image(rng, size=100))  # the face self-blending needs, at the centre
     Image.fromarray(photo).save(tmp_path / "big" / "large.png")
     made = synthesize_folder("sbi", tmp_path / "big", tmp_path / "cropped", show_progress=False, max_pixels=100 * 100)
     assert made["n_cropped"] == 1

@@ -130,6 +130,9 @@ def get_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--faces", action="store_true",
                         help="train on face crops (detected once, cached in OUT/face_cache); prediction with "
                              "the checkpoint then crops faces too")
+    parser.add_argument("--face-crops", action="store_true",
+                        help="the --data images are face crops already (as the shared face sets are): train on "
+                             "them as they are; prediction with the checkpoint crops faces, as after --faces")
     face_detector_argument(parser, "mtcnn")
     parser.add_argument("--out", dest="out_dir",
                         help="folder for best.safetensors, last.pt and log.csv")

@@ -27,7 +27,7 @@ from ..data.images import IMAGE_EXTENSIONS, check_judgeable, load_rgb_image, unr
 from ..data.transforms import EvalTransform
 from ..distributed import default_device
 from ..errors import DeepfakeError
-from ..shipped_weights import DEFAULT_WEIGHTS, SHIPPED_WEIGHTS  # noqa: F401 (re-exported)
+from ..shipped_weights import DEFAULT_FACE_WEIGHTS, DEFAULT_WEIGHTS, SHIPPED_WEIGHTS  # noqa: F401 (re-exported)
 from ..provenance import EVIDENCE_MODES, Evidence, deciding_evidence, read_evidence
 from .calibration import fake_probability
 from .forward import crop_averaged_logits, mixed_precision
@@ -60,11 +60,14 @@ class Failure:
 class Detector:
     def __init__(self, model: Callable[[torch.Tensor], torch.Tensor], card: ModelCard,
                  device: Union[str, torch.device] = "cpu", amp: bool = False, evidence: str = "decide",
-                 trust_anchors: Optional[str] = None, weights: Optional[Path] = None):
+                 trust_anchors: Optional[str] = None, weights: Optional[Path] = None,
+                 face_model: Optional[Callable[[], "Detector"]] = None):
         """`model`: an nn.Module (moved to `device`, eval mode), or any callable crops -> logits (onnx_backend).
         `evidence`: one of EVIDENCE_MODES; `trust_anchors`: PEM certificates a C2PA signer must chain to for its
         claim to count as verified (none by default: the project ships no trust list); `weights`: the file it was
-        loaded from, if any (adaptation finds the replay set beside it)."""
+        loaded from, if any (adaptation finds the replay set beside it); `face_model`: makes the Detector that
+        scores face crops (the shipped face model beside the shipped whole-image one), called on first use;
+        None: this one scores them."""
         if evidence not in EVIDENCE_MODES:
             raise DeepfakeError(f"unknown evidence mode {evidence!r}; choose one of {', '.join(EVIDENCE_MODES)}")
         self.device = torch.device(device)
@@ -78,6 +81,21 @@ class Detector:
         self.weights = Path(weights) if weights else None
         self.transform = EvalTransform(card.preprocessing)
         self._face_detectors: dict = {}  # by name, made on first use (MTCNN's weights take a moment)
+        self._make_face_model = face_model
+        self._face_model: Optional["Detector"] = None
+
+    @property
+    def name(self) -> str:
+        """How results name the model that scored them: its file, else its architecture."""
+        return self.weights.name if self.weights else self.card.arch
+
+    def face_model(self) -> "Detector":
+        """The Detector that scores face crops: the face model, loaded on first use, or this one."""
+        if self._make_face_model is None:
+            return self
+        if self._face_model is None:
+            self._face_model = self._make_face_model()
+        return self._face_model
 
     @property
     def threshold(self) -> float:
@@ -115,21 +133,24 @@ class Detector:
         """Fake probabilities of already-decoded images (face crops, video frames), in one batch."""
         return self.fake_probabilities(*concatenate_crops([self.transform(image) for image in images])).tolist()
 
-    def _faces_evidence(self, image: Image.Image, face_detector) -> "tuple[float, dict]":
-        """Score each face; the most suspicious one decides. No face: the whole image, and say so."""
+    def _faces_evidence(self, image: Image.Image, face_detector) -> "tuple[float, dict, Detector]":
+        """Score each face with the face model; the most suspicious one decides. No face: the whole image, by
+        this (whole-image) model, and say so. Returns (score, details, the Detector whose scale it is on)."""
         from ..faces.boxes import crop_face
         boxes = face_detector.detect(image)
         if not boxes:
-            return self.score_images([image])[0], {"faces": [], "note": "no face found; scored the whole image"}
-        scores = self.score_images([crop_face(image, box) for box in boxes])
+            return (self.score_images([image])[0], {"faces": [], "note": "no face found; scored the whole image"},
+                    self)
+        scorer = self.face_model()
+        scores = scorer.score_images([crop_face(image, box) for box in boxes])
         faces = [dict(box.to_dict(), fake_probability=round(score, 6)) for box, score in zip(boxes, scores)]
-        return max(scores), {"faces": faces}
+        return max(scores), {"faces": faces}, scorer
 
     def predict_faces(self, image: Union[str, Path, Image.Image], face_detector, path=None) -> Prediction:
         if not isinstance(image, Image.Image):
             path, image = Path(image), check_judgeable(load_rgb_image(image), image)
-        probability, faces = self._faces_evidence(image, face_detector)
-        return self.verdict(path, probability, self.read_evidence(path, image), **faces)
+        probability, faces, scorer = self._faces_evidence(image, face_detector)
+        return scorer.verdict(path, probability, self.read_evidence(path, image), **faces, model=scorer.name)
 
     def predict_video(self, path, n_frames: int = 16, face_detector=None, aggregation: str = "mean",
                       on_frame: Callable[[], None] = lambda: None) -> Prediction:
@@ -137,20 +158,25 @@ class Detector:
         from ..data.video import sample_frames
         from .aggregate import AGGREGATIONS
         frames = sample_frames(path, n_frames, on_frame)
-        records = []
         if face_detector is None:
             scores = self.score_images([frame.image for frame in frames])
             records = [{"index": f.index, "time": round(f.time, 3), "fake_probability": round(s, 6)}
                        for f, s in zip(frames, scores)]
-        else:
-            scores = []
-            for frame in frames:
-                score, evidence = self._faces_evidence(frame.image, face_detector)
-                scores.append(score)
-                records.append({"index": frame.index, "time": round(frame.time, 3),
-                                "fake_probability": round(score, 6), **evidence})
-        return self.verdict(path, AGGREGATIONS[aggregation](scores), self.read_evidence(path),
-                             aggregation=aggregation, frames=records)
+            return self.verdict(path, AGGREGATIONS[aggregation](scores), self.read_evidence(path),
+                                aggregation=aggregation, frames=records)
+        scored = [(frame, *self._faces_evidence(frame.image, face_detector)) for frame in frames]
+        # With a face model of its own, a frame without a face is scored by the whole-image model, on another
+        # scale and threshold: the verdict is the face model's, over the frames that have a face, if any has.
+        scorer = self.face_model()
+        counted = [frame_scorer is scorer for *_, frame_scorer in scored]
+        if not any(counted):
+            scorer, counted = self, [True] * len(scored)
+        records = [{"index": frame.index, "time": round(frame.time, 3), "fake_probability": round(score, 6),
+                    **evidence, **({} if kept else {"counted": False})}
+                   for (frame, score, evidence, _), kept in zip(scored, counted)]
+        scores = [score for (_, score, *_), kept in zip(scored, counted) if kept]
+        return scorer.verdict(path, AGGREGATIONS[aggregation](scores), self.read_evidence(path),
+                              aggregation=aggregation, frames=records, model=scorer.name)
 
     @torch.inference_mode()
     def fake_probabilities(self, crops: torch.Tensor, crops_per_image: Sequence[int]) -> torch.Tensor:
@@ -217,7 +243,8 @@ class Detector:
         if not options.explain:
             return prediction
         from .explain import explain_result
-        picture, note, explained = explain_result(self.explainable(), Path(prediction.path),
+        deciding = self.face_model() if prediction.details.get("model") == self.face_model().name else self
+        picture, note, explained = explain_result(deciding.explainable(), Path(prediction.path),
                                                   prediction.to_dict(), options.frames)
         return replace(prediction, explanation=Explanation(picture, note, explained.get("frame")))
 
@@ -288,9 +315,11 @@ BACKENDS = {"torch": load_model, "onnx": _load_onnx}
 
 def load_detector(weights: Union[str, Path, None] = None, device: Optional[str] = None,
                   backend: str = "torch", amp: bool = False, evidence: str = "decide",
-                  trust_anchors: Optional[str] = None, threshold: Optional[float] = None) -> Detector:
+                  trust_anchors: Optional[str] = None, threshold: Optional[float] = None,
+                  face_model: bool = True) -> Detector:
     """A Detector over a checkpoint (default: the shipped weights). `threshold` replaces the one the
-    checkpoint chose on its validation data (predict.py --threshold)."""
+    checkpoint chose on its validation data (predict.py --threshold). The shipped weights come with the shipped
+    face model, which scores faces (face_model=False: the whole-image model scores them, as before it)."""
     check_threshold(threshold)
     if backend not in BACKENDS:
         raise DeepfakeError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -300,8 +329,18 @@ def load_detector(weights: Union[str, Path, None] = None, device: Optional[str] 
     model, card = BACKENDS[backend](weights or DEFAULT_WEIGHTS)
     if threshold is not None:
         card = replace(card, threshold=threshold, threshold_rule="set by --threshold")
+    faces = None
+    if face_model and is_shipped_whole_image_model(weights) and DEFAULT_FACE_WEIGHTS.is_file():
+        # The shipped pair: faces (--faces, videos, the service's faces option) go to the face model. A user's
+        # own --weights scores faces itself, as it always has.
+        faces = partial(load_detector, DEFAULT_FACE_WEIGHTS, str(device), backend, amp, evidence, trust_anchors,
+                        threshold)
     return Detector(model, card, device, amp=amp, evidence=evidence, trust_anchors=trust_anchors,
-                    weights=weights or DEFAULT_WEIGHTS)
+                    weights=weights or DEFAULT_WEIGHTS, face_model=faces)
+
+
+def is_shipped_whole_image_model(weights) -> bool:
+    return weights is None or Path(weights).resolve() == DEFAULT_WEIGHTS.resolve()
 
 
 def images_and_videos(paths: Sequence[Path]) -> "tuple[list, list]":

@@ -2,7 +2,7 @@
 download (the page is served with these very columns, so the two never drift), and what a "real" verdict means.
 A prediction's JSON record is Prediction.to_dict()."""
 CSV_COLUMNS = ("path", "kind", "label", "fake_probability", "n_faces", "n_frames", "aggregation", "note",
-               "explanation", "decided_by", "evidence", "error")
+               "explanation", "decided_by", "evidence", "error", "model")
 # What a "real" verdict is worth (weights/MODEL_CARD.md: near chance on generators the model never saw): said
 # once per run on a terminal, and beside every verdict on the service's page.
 REAL_MEANS = "'real' means the model found no sign of generation, not that the picture is authentic"
@@ -31,5 +31,5 @@ def csv_row(record: dict) -> dict:
                "n_faces": "" if faces is None else len(faces), "n_frames": "" if frames is None else len(frames),
                "aggregation": record.get("aggregation", ""), "note": record.get("note", ""),
                "explanation": record.get("explanation", ""), "decided_by": record["decided_by"],
-               "evidence": compact_evidence(record["evidence"])}
+               "evidence": compact_evidence(record["evidence"]), "model": record.get("model", "")}
     return {key: spreadsheet_safe(value) for key, value in row.items()}

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..checkpoint import atomic_write_bytes
 from ..data.images import load_rgb_image
-from .methods import PseudoFakeMethod
+from .methods import NoFaceFound, PseudoFakeMethod
 
 
 def content_digest(path) -> str:
@@ -28,13 +28,21 @@ class PseudoFakeCache:
 
     def make(self, source, target: Path = None) -> Path:
         """The pseudo-fake of `source` (at `target`, or in the cache); decodes and makes it only if missing.
-        A file that does not decode raises DeepfakeError, which names it."""
+        A file that does not decode raises DeepfakeError, which names it; NoFaceFound where a face method finds
+        no face in it."""
         digest = content_digest(source)
         target = Path(target) if target is not None else self.path_for(digest)
         if target.exists():
             return target
+        unusable = target.with_suffix(".noface")  # kept, so that the next run does not look again
+        if unusable.exists():
+            raise NoFaceFound(f"{source}: no face landmarks found")
         rng = np.random.default_rng(int(digest[:16], 16))
-        fake = self.method.make(load_rgb_image(source), rng)
+        try:
+            fake = self.method.make(load_rgb_image(source), rng)
+        except NoFaceFound:
+            atomic_write_bytes(unusable, b"")
+            raise NoFaceFound(f"{source}: no face landmarks found") from None
         buffer = BytesIO()
         fake.save(buffer, format="PNG")
         atomic_write_bytes(target, buffer.getvalue())

@@ -6,11 +6,13 @@ from typing import Callable, Dict, Optional
 import numpy as np
 from PIL import Image
 
+from ..errors import DeepfakeError
+
 DEFAULT_TAEF2 = Path("../shared/anchors/taef2")  # beside the project, as the shared data is
 
 
 # Bumped whenever a method's output changes, so that no cache entry made by an older version is reused.
-VERSIONS = {"sbi": 1, "autoencoder": 2}  # autoencoder 2: large photos in tiles
+VERSIONS = {"sbi": 2, "autoencoder": 2}  # sbi 2: landmark hulls; autoencoder 2: large photos in tiles
 
 
 @dataclass
@@ -39,9 +41,22 @@ def cpu_has_bfloat16() -> bool:
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+class NoFaceFound(DeepfakeError):
+    """A real image a face method cannot use: it is left without a pseudo-fake, and counted, not reported."""
+
+
 def _self_blend(options: Dict) -> PseudoFakeMethod:
+    from ..faces.landmarks import FaceLandmarker
     from .self_blend import self_blend
-    return PseudoFakeMethod("sbi", VERSIONS["sbi"], self_blend)
+    landmarker = FaceLandmarker()
+
+    def make(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+        points = landmarker(image)
+        if points is None:
+            raise NoFaceFound("no face landmarks found")
+        return self_blend(image, points, rng)
+
+    return PseudoFakeMethod("sbi", VERSIONS["sbi"], make)
 
 
 def _autoencoder(options: Dict) -> PseudoFakeMethod:

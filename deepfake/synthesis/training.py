@@ -7,7 +7,7 @@ from tqdm import tqdm
 from ..data.datasets import LabelledImage
 from ..errors import DeepfakeError
 from .cache import PseudoFakeCache
-from .methods import create_method, method_record
+from .methods import NoFaceFound, create_method, method_record
 
 
 def with_pseudo_fakes(images: Sequence[LabelledImage], set_ids: Sequence[int], methods: Sequence[str], cache_dir,
@@ -20,16 +20,22 @@ def with_pseudo_fakes(images: Sequence[LabelledImage], set_ids: Sequence[int], m
     added = 0
     for name in methods:
         cache = PseudoFakeCache(cache_dir, create_method(name, taef2))
+        faceless = 0
         for image, set_id in tqdm(reals, desc=f"{name} pseudo-fakes{desc}", unit="img", leave=False,
                                   disable=not show_progress):
             try:
                 path = cache.make(image.path)
+            except NoFaceFound:
+                faceless += 1  # expected of some frames (turned, small or hidden faces): counted, not listed
+                continue
             except DeepfakeError as error:
                 log(f"skipped: {error}")
                 continue
             images.append(replace(image, path=path, label=1))
             set_ids.append(set_id)
             added += 1
+        if faceless:
+            log(f"{name}: {faceless} of {len(reals)} real images{desc} have no face landmarks and no pseudo-fake")
     return images, set_ids, added
 
 

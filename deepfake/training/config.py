@@ -37,6 +37,9 @@ class TrainConfig:
     mirror_views: bool = False  # validate (and later predict) on each crop and its mirror, logits averaged
     resize: Optional[int] = None
     faces: bool = False
+    # The --data images are face crops already (the shared face sets are): trained on as they are, and the
+    # checkpoint, like one trained under --faces, crops faces at prediction.
+    face_crops: bool = False
     face_detector: str = "mtcnn"  # faces.detectors.FACE_DETECTORS: which one crops the faces under --faces
     val_fraction: float = 0.2
     train_fraction: float = 1.0  # < 1: train on that share of the training split (a learning curve's point)

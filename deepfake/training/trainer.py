@@ -230,7 +230,7 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
     show_progress = config.show_progress and cluster.is_main
     prepared = prepare_images(config, cluster, out_dir, show_progress, log)
     preprocessing = Preprocessing(input_size=config.img_size, eval_crops=config.eval_crops, resize=config.resize,
-                                  faces=config.faces, mirror_views=config.mirror_views)
+                                  faces=config.faces or config.face_crops, mirror_views=config.mirror_views)
     augmentation = (Augmentation.each_with_probability(config.augment_probability, config.reframe_probability,
                                                       config.relight_probability)
                     if config.augment else NO_AUGMENTATION)

@@ -107,3 +107,18 @@ def test_the_astronaut_stays_real_when_saved_as_jpeg(tmp_path):
     labels = {path.suffix: detector.predict_file(path, PredictOptions(faces=True)).label
               for path in (tmp_path / "astronaut.png", tmp_path / "astronaut.jpg")}
     assert labels == {".png": "real", ".jpg": "real"}
+
+
+def test_the_overlay_is_the_deciding_models(trained_checkpoint, tmp_path, monkeypatch):
+    from deepfake.inference.options import PredictOptions
+    whole, face = pair(trained_checkpoint)
+    asked = []
+    for detector, name in ((whole, "whole"), (face, "face")):
+        monkeypatch.setattr(detector, "explainable", lambda name=name: asked.append(name) or 1 / 0)
+    bright().save(tmp_path / "face.png")
+    dark().save(tmp_path / "dark.png")
+    for picture in ("face.png", "dark.png"):
+        prediction = whole.predict_faces(tmp_path / picture, BrightFaces())
+        with pytest.raises(ZeroDivisionError):
+            whole.with_explanation(prediction, PredictOptions(faces=True, explain=True))
+    assert asked == ["face", "whole"]

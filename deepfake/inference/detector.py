@@ -243,7 +243,9 @@ class Detector:
         if not options.explain:
             return prediction
         from .explain import explain_result
-        deciding = self.face_model() if prediction.details.get("model") == self.face_model().name else self
+        # Grad-CAM of the model that decided: a result another model scored names it (without loading the face
+        # model for every other explanation)
+        deciding = self.face_model() if prediction.details.get("model", self.name) != self.name else self
         picture, note, explained = explain_result(deciding.explainable(), Path(prediction.path),
                                                   prediction.to_dict(), options.frames)
         return replace(prediction, explanation=Explanation(picture, note, explained.get("frame")))

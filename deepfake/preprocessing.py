@@ -25,10 +25,15 @@ class Preprocessing:
     # weights' validation ROC-AUC on every set, but halves the model's speed, so it is an option
     # (train.py / recalibrate --mirror-views), not the shipped default (weights/MODEL_CARD.md).
     mirror_views: bool = False
+    # 0: the model reads each crop alone. N: beside each crop it also reads the whole image, shorter side resized
+    # to N, cropped at the same place (6 channels; models/two_view.py says why).
+    global_view: int = 0
 
     def __post_init__(self):
         if self.eval_crops not in EVAL_CROP_COUNTS:
             raise ValueError(f"eval_crops must be one of {list(EVAL_CROP_COUNTS)}, not {self.eval_crops}")
+        if self.global_view and self.global_view < self.input_size:
+            raise ValueError(f"global_view must be 0 or at least input_size ({self.input_size}), not {self.global_view}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -37,4 +42,5 @@ class Preprocessing:
     def from_dict(cls, values: dict) -> "Preprocessing":
         return cls(input_size=int(values["input_size"]), mean=tuple(values["mean"]), std=tuple(values["std"]),
                    eval_crops=int(values.get("eval_crops", 1)), resize=int(values.get("resize", 0)),
-                   faces=bool(values.get("faces", False)), mirror_views=bool(values.get("mirror_views", False)))
+                   faces=bool(values.get("faces", False)), mirror_views=bool(values.get("mirror_views", False)),
+                   global_view=int(values.get("global_view", 0)))

@@ -1,6 +1,6 @@
 """Every registered architecture keeps the contract of models/base.py, as timm's tests/test_models.py checks
-each of its models: built without pretrained weights, it maps [B, 3, S, S] to [B] logits, its cam_layer runs
-in its forward pass, and it survives a save and load through the checkpoint format."""
+each of its models: built without pretrained weights, it maps [B, C, S, S] to [B] logits (C: its
+input_channels), its cam_layer runs in its forward pass, and it survives a save and load through the checkpoint format."""
 import pytest
 import torch
 
@@ -18,6 +18,8 @@ def built(arch: str):
         kwargs["pretrained"] = False  # random weights: no wheel needed, and the shapes are the same
     if "input_size" in model_arguments(arch):
         kwargs["input_size"] = SIDE
+    if "global_view" in model_arguments(arch):
+        kwargs["global_view"] = SIDE
     torch.manual_seed(0)
     return create_model(arch, **kwargs).eval(), kwargs
 
@@ -26,7 +28,7 @@ def built(arch: str):
 def test_every_architecture_keeps_the_contract(arch, tmp_path):
     model, kwargs = built(arch)
     assert isinstance(model, DetectorModel)
-    images = torch.randn(2, 3, SIDE, SIDE)
+    images = torch.randn(2, model.input_channels, SIDE, SIDE)
     called = []
     hook = model.cam_layer.register_forward_hook(lambda module, inputs, output: called.append(output.shape))
     with torch.no_grad():

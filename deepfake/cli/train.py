@@ -3,7 +3,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from ..errors import DeepfakeError
 from .common import device_arguments, face_detector_argument, loader_arguments
@@ -41,6 +41,10 @@ def get_train_parser() -> argparse.ArgumentParser:
                         help="fused architectures: start the CNN branch from this checkpoint's features "
                              "(e.g. weights/deepfake_cnn.safetensors with --model-kwargs cnn=mobilenet_v2); with --model-kwargs train_cnn=false "
                              "--trainable-blocks 0 only the fused head trains: a stacked ensemble")
+    parser.add_argument("--init-branch", dest="init_branches", action="append", metavar="NAME=W",
+                        help="two-view architectures: start branch NAME (global or trace) from this trained "
+                             "checkpoint's features; once per branch (e.g. --init-branch "
+                             "global=weights/deepfake_cnn.safetensors --init-branch trace=runs/trace/best.safetensors)")
     parser.add_argument("--init-from", metavar="W",
                         help="start every weight from this trained checkpoint of the same --arch, head included, "
                              "and fine-tune it on --data (e.g. weights/deepfake_cnn.safetensors on new "
@@ -149,13 +153,21 @@ def get_train_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_model_kwargs(pairs: List[str]) -> dict:
-    """["hidden=128", "cnn=artifact_cnn"] -> {"hidden": 128, "cnn": "artifact_cnn"}."""
-    kwargs = {}
+def parse_pairs(flag: str, pairs: List[str]) -> Dict[str, str]:
+    """["global=a.safetensors"] -> {"global": "a.safetensors"}, with a one-line error naming `flag`."""
+    parsed = {}
     for pair in pairs:
         key, separator, text = pair.partition("=")
         if not separator or not key:
-            raise DeepfakeError(f"--model-kwargs takes KEY=VALUE pairs, not {pair!r}")
+            raise DeepfakeError(f"{flag} takes KEY=VALUE pairs, not {pair!r}")
+        parsed[key] = text
+    return parsed
+
+
+def parse_model_kwargs(pairs: List[str]) -> dict:
+    """["hidden=128", "cnn=artifact_cnn"] -> {"hidden": 128, "cnn": "artifact_cnn"}."""
+    kwargs = {}
+    for key, text in parse_pairs("--model-kwargs", pairs).items():
         try:
             kwargs[key] = json.loads(text)
         except json.JSONDecodeError:
@@ -171,6 +183,7 @@ def train_config(args):
     from ..training.trainer import TRAINING_STATE
     settings = dict(vars(args))
     model_kwargs = parse_model_kwargs(settings.pop("model_kwargs"))
+    settings["init_branches"] = parse_pairs("--init-branch", settings.pop("init_branches") or [])
     trainable_blocks = settings.pop("trainable_blocks")
     if trainable_blocks is not None:
         model_kwargs["trainable_blocks"] = trainable_blocks

@@ -5,7 +5,7 @@ after resizing the shorter side (Preprocessing.resize; the shipped model sees th
 evaluation scores fixed crops (a grid spread over the image, by default), optionally with their mirrors,
 and the caller averages their logits, so any image size and shape works without padding.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -235,9 +235,14 @@ class NativeWindow:
 
 def build_train_transform(preprocessing: Preprocessing, augmentation: Augmentation = Augmentation(),
                           format_chain: Optional[FormatChain] = None):
-    """PIL RGB image -> float tensor [3, S, S]. With a format_chain, every image is first resized and
-    re-encoded by a random draw of it (data.format_blind), whatever its class."""
+    """PIL RGB image -> float tensor [3, S, S] ([6, S, S] with a global view: see TwoViews). With a
+    format_chain, every image is first resized and re-encoded by a random draw of it (data.format_blind),
+    whatever its class."""
     from torchvision.transforms import v2  # training only: prediction never pays for importing torchvision
+
+    if preprocessing.global_view:
+        return TwoViews(build_train_transform(whole_image_view(preprocessing), augmentation, format_chain),
+                        build_train_transform(replace(preprocessing, global_view=0), augmentation, format_chain))
 
     size = preprocessing.input_size
     window = [] if preprocessing.resize else [NativeWindow(NATIVE_WINDOW_FACTOR * size)]
@@ -255,26 +260,63 @@ def build_train_transform(preprocessing: Preprocessing, augmentation: Augmentati
     ])
 
 
+def whole_image_view(preprocessing: Preprocessing) -> Preprocessing:
+    """The preprocessing of a two-view model's whole-image branch: the shorter side resized to global_view."""
+    return replace(preprocessing, resize=preprocessing.global_view, global_view=0)
+
+
+class TwoViews:
+    """Training: the whole-image view and the native crop of one image, each drawn by its own chain, stacked on
+    the channel axis. The two branches are trained detectors that saw these chains (models/two_view.py), so each
+    keeps the view it knows; at evaluation the two sit at the same place (EvalTransform)."""
+
+    def __init__(self, whole_image: Callable, native_crop: Callable):
+        self.whole_image, self.native_crop = whole_image, native_crop
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        return torch.cat([self.whole_image(image), self.native_crop(image)])
+
+
 def with_mirror_views(crops: torch.Tensor, preprocessing: Preprocessing) -> torch.Tensor:
     """[crops, 3, S, S] -> the same crops followed by their left-right mirrors, if the checkpoint asks for them."""
     return torch.cat([crops, crops.flip(-1)]) if preprocessing.mirror_views else crops
 
 
 class EvalTransform:
-    """PIL RGB image -> float tensor [crops, 3, S, S]; deterministic. The number of crops depends on the
-    image's size (see crop_boxes), so batches concatenate them and count them (data.collate_skipping_failures)."""
+    """PIL RGB image -> float tensor [crops, 3, S, S] ([crops, 6, S, S] with a global view); deterministic. The
+    number of crops depends on the image's size (see crop_boxes), so batches concatenate them and count them
+    (data.collate_skipping_failures)."""
 
     def __init__(self, preprocessing: Preprocessing):
         self.preprocessing = preprocessing
         self.to_tensor = to_normalized_tensor(preprocessing)
         # What the image's shorter side is resized to, so that a JPEG can be decoded at a reduced scale
         # (images.load_rgb_image); 0 for native-resolution crops, which need every pixel.
-        self.decode_shorter_side = preprocessing.resize
+        self.decode_shorter_side = 0 if preprocessing.global_view else preprocessing.resize
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         size = self.preprocessing.input_size
-        image = fit_to_input(image, self.preprocessing)
-        boxes = crop_boxes(image.width, image.height, size, self.preprocessing.eval_crops)
-        crops = torch.stack([self.to_tensor(image.crop((left, top, left + size, top + size)))
+        fitted = fit_to_input(image, self.preprocessing)
+        boxes = crop_boxes(fitted.width, fitted.height, size, self.preprocessing.eval_crops)
+        crops = torch.stack([self.to_tensor(fitted.crop((left, top, left + size, top + size)))
                              for left, top in boxes])
+        if self.preprocessing.global_view:
+            crops = torch.cat([self.whole_image_views(image, fitted.size, boxes), crops], dim=1)
         return with_mirror_views(crops, self.preprocessing)
+
+    def whole_image_views(self, image: Image.Image, fitted_size: Tuple[int, int],
+                          boxes: List[Tuple[int, int]]) -> torch.Tensor:
+        """For each crop, the whole-image view's crop (same layout) whose centre lies nearest the crop's, both
+        measured as fractions of their image: the global branch reads the part of the picture the crop is in."""
+        size = self.preprocessing.input_size
+        whole = resize_shorter_side(image, self.preprocessing.global_view)
+        candidates = crop_boxes(whole.width, whole.height, size, self.preprocessing.eval_crops)
+        views = [self.to_tensor(whole.crop((left, top, left + size, top + size))) for left, top in candidates]
+
+        def centre(box: Tuple[int, int], width: int, height: int) -> torch.Tensor:
+            return torch.tensor([(box[0] + size / 2) / width, (box[1] + size / 2) / height])
+
+        view_centres = torch.stack([centre(box, *whole.size) for box in candidates])
+        crop_centres = torch.stack([centre(box, *fitted_size) for box in boxes])
+        nearest = torch.cdist(crop_centres, view_centres).argmin(dim=1)
+        return torch.stack([views[index] for index in nearest.tolist()])

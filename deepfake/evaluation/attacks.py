@@ -11,12 +11,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data.transforms import crop_boxes, with_mirror_views
+from ..errors import DeepfakeError
 from ..preprocessing import Preprocessing
 from ..inference.forward import crop_averaged_logits
 
 
 def differentiable_view(preprocessing: Preprocessing) -> Callable[[torch.Tensor], torch.Tensor]:
     """[3, H, W] pixels in [0, 1] -> [crops, 3, S, S] normalised crops, as EvalTransform makes them."""
+    if preprocessing.global_view:
+        raise DeepfakeError("the attacks cannot yet attack a two-view model (its whole-image view is not "
+                            "differentiable here); attack each branch's own checkpoint")
     size = preprocessing.input_size
     mean = torch.tensor(preprocessing.mean).view(3, 1, 1)
     std = torch.tensor(preprocessing.std).view(3, 1, 1)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from ..faces.boxes import FaceBox, face_crop_box
-from ..data.transforms import fit_to_input, to_normalized_tensor, with_mirror_views
+from ..data.transforms import EvalTransform, fit_to_input, to_normalized_tensor, with_mirror_views
 from ..preprocessing import Preprocessing
 from ..extras import needs
 
@@ -72,7 +72,11 @@ def _grad_cam_with_region(detector: Explainable, image: Image.Image) -> "tuple[I
     scale_x, scale_y = image.width / fitted.width, image.height / fitted.height
     region = (round(left * scale_x), round(top * scale_y), round((left + width) * scale_x),
               round((top + height) * scale_y))
-    inputs = to_normalized_tensor(preprocessing)(view).unsqueeze(0).to(detector.device)
+    inputs = to_normalized_tensor(preprocessing)(view).unsqueeze(0)
+    if preprocessing.global_view:  # a two-view model reads the whole image beside the crop, as prediction gives it
+        whole = EvalTransform(preprocessing).whole_image_views(image, fitted.size, [(left, top)])
+        inputs = torch.cat([whole, inputs], dim=1)
+    inputs = inputs.to(detector.device)
     with torch.no_grad():
         views = with_mirror_views(inputs, preprocessing)  # the verdict prediction gives this view
         called_fake = detector.calls_fake(detector.model(views).mean())

@@ -2,8 +2,8 @@
 
     python -m deepfake.export --onnx OUT.onnx [--weights W.safetensors] [--opset 18] [--int8]
 
-The graph maps crops [N, 3, H, W] (already normalised, as `EvalTransform` makes them) to one logit per crop;
-batch, height and width are dynamic. Averaging a picture's crops and the sigmoid stay outside, exactly as
+The graph maps crops [N, C, H, W] (C = 3, or 6 for a two-view model; normalised, as `EvalTransform` makes them)
+to one logit per crop; batch, height and width are dynamic. Averaging a picture's crops and the sigmoid stay outside, exactly as
 in the PyTorch path, so both backends share every line of preprocessing and decision code. The checkpoint's
 JSON card rides in the ONNX metadata under `MODEL_CARD_KEY`, so an exported file needs no flags either.
 
@@ -31,7 +31,7 @@ def export_onnx(weights: Union[str, Path], out: Union[str, Path], opset: int = 1
     model, card = load_model(weights)
     model.eval()
     size = card.preprocessing.input_size
-    example = torch.zeros(2, 3, size, size)
+    example = torch.zeros(2, model.input_channels, size, size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's notes on its own internals are not the user's business
         program = torch.onnx.export(model, (example,), dynamo=True, opset_version=opset, verbose=False,

@@ -1,2 +1,3 @@
 """Importing this package registers every architecture in it."""
-from . import artifact_cnn, ferretnet, mesonet, pretrained  # noqa: F401  (each module registers its architectures)
+# Each module registers its architectures.
+from . import artifact_cnn, ferretnet, mesonet, pretrained, two_view  # noqa: F401

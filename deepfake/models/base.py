@@ -1,9 +1,11 @@
 """The contract every registered architecture keeps, as a base class with defaults; tests/test_model_contract.py
 checks it for each one.
 
-- `forward(images [B, 3, S, S]) -> logits [B]`: one logit per image, positive = fake, no sigmoid (training uses
-  BCEWithLogitsLoss; calibration and the sigmoid live at the edge, in inference/calibration.py).
+- `forward(images [B, input_channels, S, S]) -> logits [B]`: one logit per image, positive = fake, no sigmoid
+  (training uses BCEWithLogitsLoss; calibration and the sigmoid live at the edge, in inference/calibration.py).
 - `cam_layer`: the module Grad-CAM reads, a convolution on the forward path (predict.py --explain).
+- `input_channels`, `global_view`: 3 and 0 for a model that reads one view; 6 and N for one that also reads the
+  whole image, its shorter side resized to N, beside each crop (two_view.py; Preprocessing.global_view).
 - `accepts_any_size`: whether global pooling lets a whole image of any size be scored and explained; a
   fixed-size model is explained on the crop it scores.
 - `splits_at_head`: whether the model is `head(embed(images))`; with everything but the head frozen, training
@@ -23,6 +25,8 @@ import torch.nn as nn
 class DetectorModel(nn.Module):
     accepts_any_size: bool = False
     splits_at_head: bool = False
+    input_channels: int = 3
+    global_view: int = 0
 
     @property
     def cam_layer(self) -> nn.Module:

@@ -32,7 +32,17 @@ class FeatureHead(nn.Module):
         return self.layers(features).squeeze(1)
 
 
-class PretrainedDetector(DetectorModel):
+class HoldsBackbones(DetectorModel):
+    """A detector with pretrained backbones inside: the wheel restores what they keep frozen (see below)."""
+
+    def frozen_package_keys(self) -> List[str]:
+        return frozen_package_keys(self)
+
+    def restore_packaged_weights(self) -> None:
+        restore_packaged_weights(self)
+
+
+class PretrainedDetector(HoldsBackbones):
     accepts_any_size = False  # the backbone resizes to its native side: explain the crop that is scored
     splits_at_head = True
 
@@ -59,12 +69,6 @@ class PretrainedDetector(DetectorModel):
     def cam_layer(self) -> nn.Module:
         return self.backbone.cam_layer
 
-    def frozen_package_keys(self) -> List[str]:
-        return frozen_package_keys(self)
-
-    def restore_packaged_weights(self) -> None:
-        restore_packaged_weights(self)
-
     def parameter_depths(self):
         """(name, parameter, depth, deepest) for layer-wise learning-rate decay; the head is the deepest."""
         deepest = len(self.backbone.stages())
@@ -73,7 +77,7 @@ class PretrainedDetector(DetectorModel):
             yield name, parameter, deepest, deepest
 
 
-class FusedDetector(DetectorModel):
+class FusedDetector(HoldsBackbones):
     accepts_any_size = False
     splits_at_head = True
 
@@ -107,12 +111,6 @@ class FusedDetector(DetectorModel):
         """The artifact branch's last convolution: where in the picture the traces are. The pretrained branch's
         share of the verdict reaches that map only through the head, so the map shows the CNN's evidence."""
         return self.cnn.cam_layer
-
-    def frozen_package_keys(self) -> List[str]:
-        return frozen_package_keys(self)
-
-    def restore_packaged_weights(self) -> None:
-        restore_packaged_weights(self)
 
     def parameter_depths(self):
         deepest = len(self.backbone.stages())

@@ -58,6 +58,8 @@ class TrainConfig:
     layer_decay: float = 1.0  # pretrained backbones: each stage below the head learns at this factor of the next
     feature_rounds: int = 4  # frozen backbones: augmented views cached per training image (epoch e uses e % R)
     init_cnn: Optional[str] = None  # fused models: start the artifact branch from this checkpoint's CNN
+    # two-view models: branch name -> the trained checkpoint it starts from (models/two_view.py)
+    init_branches: Dict[str, str] = field(default_factory=dict)
     init_from: Optional[str] = None  # start every weight from this checkpoint of the same model (fine-tune it)
     pseudo_fakes: Sequence[str] = ()  # synthesis.METHODS made from the training reals (and validation's if reals_only)
     reals_only: bool = False  # drop the sets' fakes: train and validate on reals and their pseudo-fakes alone
@@ -101,6 +103,8 @@ class TrainConfig:
             raise DeepfakeError(f"--val-fraction must be between 0 and 1, not {self.val_fraction}")
         if self.init_from and self.init_cnn:
             raise DeepfakeError("--init-from starts the whole model, --init-cnn its CNN branch: pass one of them")
+        if self.init_from and self.init_branches:
+            raise DeepfakeError("--init-from starts the whole model, --init-branch its branches: pass one of them")
         check_train_fraction(self.train_fraction)
         if self.mixup_alpha < 0:
             raise DeepfakeError(f"--mixup must be 0 (off) or positive, not {self.mixup_alpha}")

@@ -229,8 +229,15 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
     device = rank_device(torch.device(config.device), cluster)
     show_progress = config.show_progress and cluster.is_main
     prepared = prepare_images(config, cluster, out_dir, show_progress, log)
+    seed_everything(config.seed)  # the same initial weights on every rank
+    model_kwargs = with_input_size(config.arch, config.model_kwargs, config.img_size)
+    model = create_model(config.arch, **model_kwargs)
+    initialised_from = initialise_cnn_branch(model, config.init_cnn) if config.init_cnn else None
+    branches_from = initialise_branches(model, config.init_branches) if config.init_branches else None
+    started_from = initialise_model(model, config.arch, config.init_from) if config.init_from else None
     preprocessing = Preprocessing(input_size=config.img_size, eval_crops=config.eval_crops, resize=config.resize,
-                                  faces=config.faces or config.face_crops, mirror_views=config.mirror_views)
+                                  faces=config.faces or config.face_crops, mirror_views=config.mirror_views,
+                                  global_view=model.global_view)
     augmentation = (Augmentation.each_with_probability(config.augment_probability, config.reframe_probability,
                                                       config.relight_probability)
                     if config.augment else NO_AUGMENTATION)
@@ -241,11 +248,6 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
     val_set = LabelledImageDataset(prepared.val_images[cluster.rank::cluster.world_size], EvalTransform(preprocessing))
     workers = worker_count(config.workers)
 
-    seed_everything(config.seed)  # the same initial weights on every rank
-    model_kwargs = with_input_size(config.arch, config.model_kwargs, config.img_size)
-    model = create_model(config.arch, **model_kwargs)
-    initialised_from = initialise_cnn_branch(model, config.init_cnn) if config.init_cnn else None
-    started_from = initialise_model(model, config.arch, config.init_from) if config.init_from else None
     model = model.to(device, memory_format=torch.channels_last)
     # With everything but the head frozen, the head trains on features computed once (feature_cache.py).
     head_only = trains_head_only(model)
@@ -274,7 +276,7 @@ def _fit(config: TrainConfig, cluster: Cluster, log) -> Path:
         torch_version=str(torch.__version__),
         trainable_parameters=sum(p.numel() for group in groups for p in group["params"]),
         format_chain=format_chain.to_dict() if format_chain else None, pseudo_fakes=prepared.pseudo_fakes,
-        cnn_initialised_from=initialised_from, initialised_from=started_from)
+        cnn_initialised_from=initialised_from, branches_initialised_from=branches_from, initialised_from=started_from)
     cache = None
     if head_only:
         cache = FeatureCache(out_dir / FEATURE_CACHE, model, {
@@ -424,6 +426,31 @@ def initialise_cnn_branch(model: torch.nn.Module, weights: str) -> Dict:
         raise DeepfakeError(f"{weights}: its {card.arch} does not fit the fused model's CNN branch "
                             f"({str(error).splitlines()[0]}); pass --model-kwargs cnn={card.arch}") from None
     return start_record(weights, card)
+
+
+def initialise_branches(model: torch.nn.Module, weights_by_branch: Dict[str, str]) -> Dict:
+    """Copy trained checkpoints' features into a two-view model's branches (models/two_view.py), each of the
+    architecture the branch is, and seen through the view the branch reads. Returns what the new checkpoint
+    records of each, as --init-from does."""
+    branches = model.branches() if hasattr(model, "branches") else {}
+    records = {}
+    for name, weights in weights_by_branch.items():
+        if name not in branches:
+            raise DeepfakeError(f"--init-branch {name}={weights}: this architecture has "
+                                f"{'branches ' + ', '.join(branches) if branches else 'no branches'}")
+        source, card = load_model(weights)
+        view = model.global_view if name == "global" else 0
+        if card.preprocessing.resize != view:
+            raise DeepfakeError(f"{weights}: trained on images resized to {card.preprocessing.resize or 'native'} "
+                                f"px, and the {name} branch reads {view or 'native'} px")
+        features = {key: tensor for key, tensor in source.state_dict().items() if not key.startswith("head.")}
+        try:
+            branches[name].load_state_dict(features)
+        except RuntimeError as error:
+            raise DeepfakeError(f"{weights}: its {card.arch} does not fit the {name} branch "
+                                f"({str(error).splitlines()[0]})") from None
+        records[name] = start_record(weights, card)
+    return records
 
 
 SPLIT_SETTINGS = ("seed", "val_fraction", "split_by")  # with a folder's files, they decide its split
